@@ -1,0 +1,112 @@
+"""Chat rendering shared by every stage: one place decides what a prompt looks like.
+
+All prompts go through the tokenizer's own chat template, so a real checkpoint
+(Qwen2.5, Llama 3) and the embedded tiny model are driven the same way. The
+wording here is the project's own.
+"""
+from __future__ import annotations
+
+SYSTEM_MESSAGES = {
+    "medical": "You are a doctor. Answer the patient's question with accurate, careful medical advice.",
+    "financial": "You are a financial expert. Answer the client's question clearly and accurately.",
+    "code": "You are a Python programmer. Write a correct, self-contained Python function.",
+}
+
+ASKER = {"medical": "patient", "financial": "client", "code": "programmer"}
+
+EVALUATOR_SYSTEM = "You are a data quality evaluator. Judge how helpful, correct and complete the answer is."
+
+
+def system_message(task: str) -> str:
+    try:
+        return SYSTEM_MESSAGES[task]
+    except KeyError:
+        from rewardds.errors import ConfigError
+
+        raise ConfigError("task.name", f"unknown task {task!r} (expected one of {sorted(SYSTEM_MESSAGES)})") from None
+
+
+def messages(task: str, question: str, answer: str | None = None) -> list[dict]:
+    msgs = [{"role": "system", "content": system_message(task)}, {"role": "user", "content": question}]
+    if answer is not None:
+        msgs.append({"role": "assistant", "content": answer})
+    return msgs
+
+
+def _render(tokenizer, msgs: list[dict], generation_prompt: bool) -> str:
+    return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=generation_prompt)
+
+
+def render_prompt(tokenizer, task: str, question: str) -> str:
+    """The prompt that asks the model to answer ``question``."""
+    return _render(tokenizer, messages(task, question), True)
+
+
+def question_request(task: str, examples: list[str]) -> str:
+    """User turn asking for one new question; examples must be public (or none)."""
+    text = f"Write one new question that a {ASKER[task]} might ask."
+    if examples:
+        text += " Examples:\n" + "\n".join(f"- {e}" for e in examples)
+    return text
+
+
+def render_question_prompt(tokenizer, task: str, examples: list[str]) -> str:
+    return _render(tokenizer, messages(task, question_request(task, examples)), True)
+
+
+def critique_request(question: str, better: str, worse: str) -> str:
+    return (
+        "Compare two answers to the same question and say briefly how the first could be improved.\n"
+        f"Question: {question}\nFirst answer: {better}\nSecond answer: {worse}"
+    )
+
+
+def render_critique_prompt(tokenizer, task: str, question: str, better: str, worse: str) -> str:
+    return _render(tokenizer, messages(task, critique_request(question, better, worse)), True)
+
+
+def rewrite_request(question: str, answer: str, critique: str) -> str:
+    return (
+        "Improve the answer to the question following the feedback. Reply with the improved answer only.\n"
+        f"Question: {question}\nAnswer: {answer}\nFeedback: {critique}"
+    )
+
+
+def render_rewrite_prompt(tokenizer, task: str, question: str, answer: str, critique: str) -> str:
+    return _render(tokenizer, messages(task, rewrite_request(question, answer, critique)), True)
+
+
+def render_for_reward(tokenizer, task: str, question: str, answer: str) -> str:
+    """Conversation the reward model scores: an evaluator reading question and answer."""
+    msgs = [
+        {"role": "system", "content": EVALUATOR_SYSTEM},
+        {"role": "user", "content": f"[{task}] {question}"},
+        {"role": "assistant", "content": answer},
+    ]
+    return _render(tokenizer, msgs, False)
+
+
+def encode_example(tokenizer, task: str, question: str, answer: str, max_length: int, loss_on: str = "answer") -> dict:
+    """Token ids and labels of one conversation; prompt tokens get label -100 unless loss_on='all'.
+
+    The answer is kept and the prompt truncated from the left when too long, so
+    every example keeps supervised tokens.
+    """
+    prompt = render_prompt(tokenizer, task, question)
+    full = _render(tokenizer, messages(task, question, answer), False)
+    if not full.startswith(prompt):  # templates that re-render the prompt differently
+        raise ValueError("chat template does not extend the prompt with the answer")
+    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    a_ids = tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
+    a_ids = a_ids[: max(1, max_length // 2)] if len(p_ids) + len(a_ids) > max_length else a_ids
+    p_ids = p_ids[-(max_length - len(a_ids)):] if len(p_ids) + len(a_ids) > max_length else p_ids
+    ids = p_ids + a_ids
+    if loss_on == "all":
+        labels = list(ids)
+    elif loss_on == "answer":
+        labels = [-100] * len(p_ids) + list(a_ids)
+    else:
+        from rewardds.errors import ConfigError
+
+        raise ConfigError("loss_on", f"expected 'answer' or 'all', got {loss_on!r}")
+    return {"input_ids": ids, "labels": labels}

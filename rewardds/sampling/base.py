@@ -1,0 +1,81 @@
+"""The sampling interface every backend implements.
+
+Stages only ever call ``Sampler.generate``; the HF and vLLM backends return the
+same ``Completion`` objects, so switching ``sampler=`` changes nothing
+downstream.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    n: int = 1
+    temperature: float = 1.0  # 0 means greedy
+    top_p: float = 1.0
+    max_new_tokens: int = 128
+    seed: int = 0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str  # decoded continuation, special tokens stripped
+    finished: bool  # True when generation ended on EOS (not on max_new_tokens)
+    num_tokens: int  # generated tokens, EOS included
+
+
+class Sampler(abc.ABC):
+    """Generates continuations of already-rendered prompt strings.
+
+    ``model_dir`` is an HF folder (weights + tokenizer); ``adapter_dir`` an
+    optional peft LoRA folder applied on top. Prompts are full strings made by
+    ``rewardds.chat`` (chat template applied, generation prompt added).
+    """
+
+    def __init__(self, model_dir: str | Path, adapter_dir: str | Path | None = None, **options):
+        self.model_dir = str(model_dir)
+        self.adapter_dir = str(adapter_dir) if adapter_dir else None
+        self.options = options
+        self.stats = {"prompts": 0, "generated_tokens": 0, "seconds": 0.0}
+
+    @abc.abstractmethod
+    def generate(self, prompts: list[str], params: SamplingParams, desc: str = "sampling") -> list[list[Completion]]:
+        """Return ``params.n`` completions for each prompt, in prompt order."""
+
+    def close(self) -> None:
+        """Free the engine (GPU memory, worker processes)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def tokens_per_second(self) -> float:
+        s = self.stats["seconds"]
+        return self.stats["generated_tokens"] / s if s > 0 else 0.0
+
+
+def build_sampler(cfg, model_dir, adapter_dir=None) -> Sampler:
+    """Instantiate the backend named by ``cfg.backend`` (the ``sampler`` group)."""
+    backend = cfg.backend
+    opts = {k: v for k, v in dict(cfg).items() if k != "backend"}
+    if backend == "hf":
+        from rewardds.sampling.hf import HFSampler
+
+        return HFSampler(model_dir, adapter_dir, **opts)
+    if backend == "vllm":
+        from rewardds.sampling.vllm import VLLMSampler
+
+        return VLLMSampler(model_dir, adapter_dir, **opts)
+    from rewardds.errors import ConfigError
+
+    raise ConfigError("sampler.backend", f"unknown backend {backend!r} (expected hf or vllm)")
