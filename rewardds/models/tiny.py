@@ -1,0 +1,96 @@
+"""The embedded default model: a small Llama trained from scratch on public text.
+
+It plays the role of the public pretrained checkpoint (Qwen2.5 in the paper) when
+nothing can be downloaded. The tokenizer is trained on the public corpus only:
+a vocabulary learnt from private text would itself leak it.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import torch
+
+from rewardds import chat
+from rewardds.records import Record
+
+log = logging.getLogger(__name__)
+
+SPECIAL = ["<|pad|>", "<|bos|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def train_tokenizer(texts: list[str], vocab_size: int):
+    """Byte-level BPE trained locally, wrapped as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|bos|>", eos_token="<|end|>", pad_token="<|pad|>",
+        additional_special_tokens=SPECIAL[3:],
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    fast.padding_side = "left"
+    return fast
+
+
+def build_model(tokenizer, cfg):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(cfg.seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads, num_key_value_heads=cfg.num_heads,
+        max_position_embeddings=cfg.max_position, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False,
+        rms_norm_eps=1e-5, torch_dtype="float32",
+    )
+    return LlamaForCausalLM(config)
+
+
+def public_conversations(task: str, public: list[Record], seed: int, max_examples: int = 2) -> list[tuple[str, str]]:
+    """(user, assistant) pairs the base model learns from: answering public questions
+    and writing new questions in the format query synthesis asks for."""
+    rng = random.Random(seed)
+    pairs = [(r.question, r.answer) for r in public]
+    questions = [r.question for r in public]
+    for r in public:
+        k = rng.randint(0, max_examples)
+        examples = rng.sample([q for q in questions if q != r.question], k=min(k, len(questions) - 1))
+        pairs.append((chat.question_request(task, examples), r.question))
+    rng.shuffle(pairs)
+    return pairs
+
+
+def pretrain_tiny(task: str, public: list[Record], cfg, max_length: int, out_dir: Path, trainer_cfg) -> Path:
+    """Train tokenizer and model on the public corpus; save an HF folder to ``out_dir``."""
+    from rewardds.training.lm import CausalLMModule, LMDataset, fit
+
+    convs = public_conversations(task, public, cfg.seed)
+    texts = [chat.system_message(task)] + [u for u, _ in convs] + [a for _, a in convs]
+    tokenizer = train_tokenizer(texts, cfg.vocab_size)
+    model = build_model(tokenizer, cfg)
+    examples = [chat.encode_example(tokenizer, task, u, a, max_length, loss_on="all") for u, a in convs]
+    data = LMDataset(examples)
+    steps_per_epoch = max(1, len(data) // cfg.pretrain_batch_size)
+    epochs = max(1, -(-cfg.pretrain_steps // steps_per_epoch))
+    module = CausalLMModule(model, lr=cfg.pretrain_lr, pad_id=tokenizer.pad_token_id, warmup_steps=20,
+                            total_steps=cfg.pretrain_steps)
+    log.info("pretraining the tiny base model: %d conversations, %d steps", len(data), cfg.pretrain_steps)
+    fit(module, data, batch_size=cfg.pretrain_batch_size, epochs=epochs, max_steps=cfg.pretrain_steps,
+        trainer_cfg=trainer_cfg, desc="base model", seed=cfg.seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir

@@ -1,0 +1,102 @@
+"""Causal-LM fine-tuning (base pretraining, DP generation proxy, target SFT)."""
+from __future__ import annotations
+
+import logging
+import os
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from rewardds.training.base import TrainableModule
+from rewardds.training import dp as dpmod
+
+log = logging.getLogger(__name__)
+
+
+class LMDataset(torch.utils.data.Dataset):
+    """Pre-tokenised examples: dicts with ``input_ids`` and ``labels`` lists."""
+
+    def __init__(self, examples: list[dict]):
+        self.examples = examples
+
+    def __len__(self):
+        return len(self.examples)
+
+    def __getitem__(self, i):
+        return self.examples[i]
+
+
+def pad_rows(rows: list[list[int]], pad: int, side: str = "right") -> torch.Tensor:
+    width = max((len(r) for r in rows), default=0)
+    out = torch.full((len(rows), width), pad, dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            if side == "right":
+                out[i, : len(r)] = torch.tensor(r)
+            else:
+                out[i, width - len(r):] = torch.tensor(r)
+    return out
+
+
+class LMCollator:
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, items: list[dict]) -> dict:
+        n = len(items)
+        ids = pad_rows([it["input_ids"] for it in items], self.pad_id)
+        labels = pad_rows([it["labels"] for it in items], -100)
+        mask = pad_rows([[1] * len(it["input_ids"]) for it in items], 0)
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask,
+                "record_of_row": torch.arange(n), "num_records": n}
+
+
+def token_losses(model, batch) -> torch.Tensor:
+    """Mean cross-entropy over each row's supervised tokens (one value per row)."""
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    logits = out.logits[:, :-1].float()
+    labels = batch["labels"][:, 1:]
+    ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="none")
+    ce = ce.view(labels.shape)
+    valid = (labels != -100).float()
+    return (ce * valid).sum(1) / valid.sum(1).clamp(min=1.0)
+
+
+class CausalLMModule(TrainableModule):
+    def __init__(self, model, lr: float, pad_id: int, dp=None, **kw):
+        super().__init__(model, lr, dp=dp, rows_are_records=True, **kw)
+        self.pad_id = pad_id
+
+    def record_losses(self, batch):
+        return token_losses(self.model, batch)
+
+
+def make_trainer(trainer_cfg, epochs: int, max_steps: int = -1, logger=None, callbacks=None, ckpt=False):
+    if trainer_cfg.num_threads:
+        torch.set_num_threads(int(trainer_cfg.num_threads))
+    return pl.Trainer(
+        max_epochs=epochs, max_steps=max_steps, accelerator=trainer_cfg.accelerator, devices=trainer_cfg.devices,
+        precision=trainer_cfg.precision, logger=logger if logger is not None else False,
+        enable_checkpointing=ckpt, enable_model_summary=False, use_distributed_sampler=False,
+        num_sanity_val_steps=0, enable_progress_bar=trainer_cfg.enable_progress_bar and not os.environ.get("REWARDDS_NO_BAR"),
+        log_every_n_steps=trainer_cfg.log_every_n_steps, callbacks=callbacks or [], deterministic=trainer_cfg.deterministic,
+        gradient_clip_val=None, accumulate_grad_batches=1,
+    )
+
+
+def fit(module: TrainableModule, dataset, batch_size: int, epochs: int, trainer_cfg, desc: str, seed: int = 0,
+        max_steps: int = -1, collate=None, logger=None, callbacks=None, ckpt_path=None):
+    """Train ``module`` on ``dataset``: Poisson batches when the module is DP, shuffled batches otherwise."""
+    collate = collate or LMCollator(getattr(module, "pad_id", 0))
+    if module.dp is not None:
+        loader = dpmod.poisson_loader(dataset, module.dp.sample_rate, collate, seed)
+    else:
+        g = torch.Generator().manual_seed(seed)
+        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=g, collate_fn=collate)
+    log.info("%s: %d records, %d epochs, %d steps per epoch%s", desc, len(dataset), epochs, len(loader),
+             " (DP-SGD, Poisson sampling)" if module.dp is not None else "")
+    pl.seed_everything(seed, workers=True, verbose=False)
+    trainer = make_trainer(trainer_cfg, epochs, max_steps, logger=logger, callbacks=callbacks, ckpt=bool(callbacks))
+    trainer.fit(module, loader, ckpt_path=ckpt_path)
+    return trainer

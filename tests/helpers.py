@@ -1,0 +1,37 @@
+"""Small models and tokenizers built locally for tests (no hub downloads)."""
+from __future__ import annotations
+
+import torch
+
+from rewardds.models.tiny import train_tokenizer
+
+CORPUS = [
+    "the patient has a mild fever and a cough since two days",
+    "take rest drink water and see a doctor if the fever persists",
+    "my savings account earns little interest what should I do",
+    "consider a diversified index fund with low fees for long term goals",
+    "write a function that returns the sum of a list",
+    "def add(a, b): return a + b",
+] * 4
+
+
+def tiny_tokenizer(vocab_size: int = 300):
+    return train_tokenizer(CORPUS, vocab_size)
+
+
+def tiny_llama(tokenizer, hidden: int = 32, layers: int = 2, seed: int = 0):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
+                      num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=4,
+                      max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
+                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    return LlamaForCausalLM(cfg)
+
+
+class LoraCfg:
+    r = 4
+    alpha = 8
+    dropout = 0.0
+    target_modules = ["q_proj", "v_proj"]
