@@ -1,0 +1,383 @@
+"""Task data loading (rewardds.data) and the embedded demo corpora."""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from rewardds.config import DataConfig, TaskConfig
+from rewardds.data import demo_dir, load_records, load_task_data
+from rewardds.errors import ConfigError, DataError
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "rewardds"
+TASKS = ("medical", "financial", "code")
+COUNTS = {"public": 300, "private": 160, "test": 40}
+
+
+def _make_demo():
+    spec = importlib.util.spec_from_file_location("make_demo", REPO / "rewardds" / "data" / "demo" / "make_demo.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def task_cfg(name, **data):
+    return TaskConfig(name=name, data=DataConfig(**data))
+
+
+def write_lines(path: Path, rows) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+MED = {"instruction": "doctor prompt", "input": "I have a cough.", "output": "Drink water and rest."}
+FIN = {"instruction": "Answer the question.", "input": "Should I save?", "output": "Yes, save some money."}
+CODE = {"seq_id": 11, "instruction": "Write a function that adds one.", "output": "```python\ndef inc(x):\n    return x + 1\n```",
+        "code": "def inc(x):\n    return x + 1", "entry_point": "inc", "testcase": ["assert inc(1) == 2", "assert inc(0) == 1"]}
+
+
+# ----------------------------------------------------------------- demo corpora
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_demo_loads_with_expected_counts(task):
+    td = load_task_data(task_cfg(task))
+    assert td.task == task and td.source == "demo"
+    for split, n in COUNTS.items():
+        recs = getattr(td, split)
+        assert len(recs) == n, split
+        assert len({r.id for r in recs}) == n
+        for r in recs:
+            assert r.question.strip() and r.answer.strip()
+            if task == "code":
+                assert r.entry_point and r.code and len(r.tests) == 3
+                assert re.search(rf"\b{r.entry_point}\b", r.question)  # named by the task or by the loader
+            else:
+                assert r.entry_point is None and r.code is None and r.tests == ()
+                assert 150 <= len(r.answer) <= 600
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_demo_splits_are_disjoint(task):
+    td = load_task_data(task_cfg(task))
+    qs = {s: {r.question for r in getattr(td, s)} for s in COUNTS}
+    assert not qs["public"] & qs["private"]
+    assert not qs["public"] & qs["test"]
+    assert not qs["private"] & qs["test"]
+
+
+def test_demo_code_references_pass_their_tests():
+    td = load_task_data(task_cfg("code"))
+    for r in td.public + td.private + td.test:
+        ns: dict = {}
+        exec(r.code, ns)
+        assert callable(ns[r.entry_point])
+        for t in r.tests:
+            exec(t, ns)
+        assert f"```python\n{r.code}\n```" in r.answer
+
+
+@pytest.mark.parametrize("task", ["medical", "financial"])
+def test_demo_private_records_name_a_person(task):
+    md = _make_demo()
+    full = re.compile(r"\b(%s) (%s)\b" % ("|".join(md.FIRST_NAMES), "|".join(md.LAST_NAMES)))
+    td = load_task_data(task_cfg(task))
+    assert all(full.search(r.question) for r in td.private)
+    assert not any(full.search(r.question) for r in td.public + td.test)
+    if task == "financial":
+        acct = re.compile(r"\b(\d{4}-\d{4}-\d{4}|AC\d{12})\b")
+        assert all(acct.search(r.question) for r in td.private)
+
+
+def test_demo_files_are_generated_by_make_demo():
+    files = _make_demo().build()
+    total = 0
+    for task in TASKS:
+        for split in COUNTS:
+            on_disk = (demo_dir(task) / f"{split}.jsonl").read_text(encoding="utf-8")
+            assert on_disk == files[task][split], f"{task}/{split}.jsonl is stale: rerun make_demo.py"
+            total += len(on_disk.encode())
+    assert total < 1_500_000
+
+
+def test_demo_dir_and_bad_task():
+    assert demo_dir("code") == REPO / "rewardds" / "data" / "demo" / "code"
+    with pytest.raises(ConfigError, match="task.name"):
+        demo_dir("legal")
+    with pytest.raises(ConfigError, match="task.name"):
+        load_task_data(task_cfg("legal"))
+
+
+def test_accepts_omegaconf_config():
+    cfg = OmegaConf.structured(task_cfg("financial", max_train=7, max_test=3, max_public=5))
+    td = load_task_data(cfg)
+    assert (len(td.public), len(td.private), len(td.test)) == (5, 7, 3)
+
+
+# -------------------------------------------------------------- field mapping
+
+
+def test_field_mapping(tmp_path):
+    med = load_records(write_lines(tmp_path / "m.jsonl", [{**MED, "input": "  I have a cough.  "}]), "medical")[0]
+    assert med.question == "I have a cough." and med.answer == "Drink water and rest." and med.id == "m-1"
+    assert "doctor prompt" not in med.question
+
+    fin = load_records(write_lines(tmp_path / "f.jsonl", [FIN, {**FIN, "input": ""}, {k: FIN[k] for k in ("instruction", "output")}]),
+                       "financial")
+    assert fin[0].question == "Answer the question.\nShould I save?"
+    assert fin[1].question == fin[2].question == "Answer the question."
+
+    named = {**CODE, "seq_id": 12, "instruction": "Write a function `inc` that adds one."}
+    substring = {**CODE, "seq_id": 13, "instruction": "Write an increment function that adds one."}
+    code = load_records(write_lines(tmp_path / "c.jsonl", [CODE, named, substring]), "code")
+    assert code[0].question == "Write a function that adds one.\nThe function must be named `inc`."
+    assert code[1].question == named["instruction"]
+    assert code[2].question.endswith("The function must be named `inc`.")  # 'increment' is not the word 'inc'
+    assert code[0].id == "11" and code[0].tests == ("assert inc(1) == 2", "assert inc(0) == 1")
+    assert code[0].code == CODE["code"] and code[0].entry_point == "inc"
+
+
+def test_extra_fields_and_blank_lines(tmp_path):
+    p = write_lines(tmp_path / "x.jsonl", ["", json.dumps({**MED, "source": "web", "n": 3}), "   ", json.dumps(MED)])
+    recs = load_records(p, "medical")
+    assert [r.id for r in recs] == ["x-2", "x-4"]
+
+
+def test_blank_testcase_entries_are_dropped(tmp_path):
+    p = write_lines(tmp_path / "c.jsonl", [{**CODE, "testcase": ["assert inc(1) == 2", "", "  "]}])
+    assert load_records(p, "code")[0].tests == ("assert inc(1) == 2",)
+
+
+# ----------------------------------------------------------------- validation
+
+
+def _bad(tmp_path, task, rows, name="bad.jsonl"):
+    p = write_lines(tmp_path / name, rows)
+    with pytest.raises(DataError) as ei:
+        load_records(p, task)
+    msg = str(ei.value)
+    assert name in msg
+    return ei.value, msg
+
+
+@pytest.mark.parametrize(
+    "task,rows,line,needle",
+    [
+        ("medical", [MED, MED, '{"input": "x", "output": '], 3, "malformed JSON"),
+        ("medical", [MED, "[1, 2]"], 2, "expected a JSON object"),
+        ("medical", [MED, {"instruction": "d", "input": "q"}], 2, "missing required field 'output'"),
+        ("medical", [MED, "", {"instruction": "d", "output": "a"}], 3, "missing required field 'input'"),
+        ("financial", [FIN, {"input": "q", "output": "a"}], 2, "missing required field 'instruction'"),
+        ("code", [CODE, {k: v for k, v in CODE.items() if k != "testcase"} | {"seq_id": 2}], 2, "missing required field 'testcase'"),
+        ("medical", [MED, MED, {**MED, "output": "   "}], 3, "field 'output' is empty"),
+        ("financial", [{**FIN, "instruction": ""}], 1, "field 'instruction' is empty"),
+        ("medical", [{**MED, "input": 5}], 1, "field 'input' must be a string"),
+        ("code", [CODE, {**CODE, "seq_id": 2, "testcase": "assert inc(1) == 2"}], 2, "'testcase' must be a list of strings"),
+        ("code", [{**CODE, "testcase": ["assert inc(1) == 2", 3]}], 1, "'testcase' must be a list of strings"),
+        ("code", [{**CODE, "testcase": []}], 1, "'testcase' is empty"),
+        ("code", [{**CODE, "entry_point": "my func"}], 1, "'entry_point' must be a Python identifier"),
+        ("code", [{**CODE, "seq_id": [1]}], 1, "'seq_id' must be an integer or a string"),
+    ],
+)
+def test_validation_errors_name_file_line_and_field(tmp_path, task, rows, line, needle):
+    err, msg = _bad(tmp_path, task, rows)
+    assert err.line == line
+    assert f"bad.jsonl:{line}:" in msg
+    assert needle in msg
+
+
+def test_duplicate_id_names_both_lines(tmp_path):
+    err, msg = _bad(tmp_path, "code", [CODE, {**CODE, "seq_id": 12}, {**CODE, "seq_id": 11}])
+    assert err.line == 3 and "bad.jsonl:3:" in msg
+    assert "duplicate id '11'" in msg and "line 1" in msg
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="nope.jsonl: file not found"):
+        load_records(tmp_path / "nope.jsonl", "medical")
+
+
+# ------------------------------------------------------- JSON array and formats
+
+
+def test_json_array_equals_jsonl(tmp_path):
+    rows = [MED, {**MED, "input": "I have a fever."}, {**MED, "input": "My knee hurts."}]
+    jl = load_records(write_lines(tmp_path / "a.jsonl", rows), "medical")
+    arr_path = tmp_path / "a.json"
+    arr_path.write_text("[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n")
+    for fmt in ("auto", "json", "rewardds"):
+        arr = load_records(arr_path, "medical", fmt)
+        assert [(r.question, r.answer) for r in arr] == [(r.question, r.answer) for r in jl]
+        assert [r.id for r in arr] == ["a-2", "a-3", "a-4"]  # line of each element
+    compact = tmp_path / "c.json"
+    compact.write_text(json.dumps([CODE, {**CODE, "seq_id": 12}]))
+    code_arr = load_records(compact, "code")
+    code_jl = load_records(write_lines(tmp_path / "c.jsonl", [CODE, {**CODE, "seq_id": 12}]), "code")
+    assert code_arr == code_jl
+
+
+def test_json_array_errors_carry_lines(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text('[\n  {"input": "q", "output": "a"},\n  "oops"\n]\n')
+    with pytest.raises(DataError, match=r"bad.json:3: expected a JSON object"):
+        load_records(p, "medical")
+    p.write_text('[\n  {"input": "q", "output": "a"},\n  {"input": "q2",\n   "output": }\n]\n')
+    with pytest.raises(DataError, match=r"bad.json:4: malformed JSON"):
+        load_records(p, "medical")
+    p.write_text('[\n  {"input": "q", "output": "a"},\n  {"input": "", "output": "b"}\n]\n')
+    with pytest.raises(DataError, match=r"bad.json:3: field 'input' is empty"):
+        load_records(p, "medical")
+    p.write_text('[\n  {"input": "q", "output": "a"}\n')
+    with pytest.raises(DataError, match=r"bad.json:\d+: malformed JSON"):
+        load_records(p, "medical")
+
+
+def test_jsonl_format_on_array_file_hints(tmp_path):
+    p = tmp_path / "arr.json"
+    p.write_text(json.dumps([MED]))
+    with pytest.raises(DataError, match="format=json"):
+        load_records(p, "medical", "jsonl")
+    with pytest.raises(ConfigError, match="task.data.format"):
+        load_records(p, "medical", "xml")
+
+
+# ------------------------------------------------------------ folder layout
+
+
+def _rewardds_dir(tmp_path, n_train=20, test=True, dev=True):
+    d = tmp_path / "Medical_QA"
+    d.mkdir()
+    write_lines(d / "train.json", [{**MED, "input": f"train question {i}"} for i in range(n_train)])
+    if dev:
+        write_lines(d / "dev.json", [{**MED, "input": f"dev question {i}"} for i in range(4)])
+    if test:
+        write_lines(d / "test.json", [{**MED, "input": f"test question {i}"} for i in range(6)])
+    return d
+
+
+def test_dir_layout_prefers_test_json(tmp_path, caplog):
+    d = _rewardds_dir(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="rewardds.data.loaders"):
+        td = load_task_data(task_cfg("medical", dir=str(d)))
+    assert len(td.private) == 20 and len(td.test) == 6 and td.test[0].question == "test question 0"
+    assert td.source == str(d) and td.extra["test_split"] == "test"
+    assert len(td.public) == COUNTS["public"]  # the demo public corpus
+    assert not caplog.records
+
+
+def test_dir_layout_falls_back_to_dev(tmp_path, caplog):
+    d = _rewardds_dir(tmp_path, test=False)
+    with caplog.at_level(logging.WARNING, logger="rewardds.data.loaders"):
+        td = load_task_data(task_cfg("medical", dir=str(d)))
+    assert [r.question for r in td.test] == [f"dev question {i}" for i in range(4)]
+    assert td.extra["test_split"] == "dev"
+    assert any("dev.json" in r.getMessage() and "test.json" in r.getMessage() for r in caplog.records)
+
+
+def test_dir_layout_errors(tmp_path):
+    with pytest.raises(DataError, match="data directory not found"):
+        load_task_data(task_cfg("medical", dir=str(tmp_path / "missing")))
+    d = _rewardds_dir(tmp_path)
+    (d / "train.json").unlink()
+    with pytest.raises(DataError, match="train.json"):
+        load_task_data(task_cfg("medical", dir=str(d)))
+    d2 = tmp_path / "only_train"
+    d2.mkdir()
+    write_lines(d2 / "train.json", [MED])
+    with pytest.raises(DataError, match="test.json"):
+        load_task_data(task_cfg("medical", dir=str(d2)))
+
+
+def test_public_dir(tmp_path):
+    d = _rewardds_dir(tmp_path)
+    pub = tmp_path / "pub"
+    pub.mkdir()
+    write_lines(pub / "public.jsonl", [{**MED, "input": f"public question {i}"} for i in range(9)])
+    td = load_task_data(task_cfg("medical", dir=str(d), public_dir=str(pub)))
+    assert [r.question for r in td.public] == [f"public question {i}" for i in range(9)]
+    with pytest.raises(DataError, match="public"):
+        load_task_data(task_cfg("medical", dir=str(d), public_dir=str(tmp_path / "nothing")))
+
+
+# ---------------------------------------------------------------- subsampling
+
+
+def test_subsampling_is_seeded_and_ordered(tmp_path):
+    d = _rewardds_dir(tmp_path, n_train=50)
+    full = load_task_data(task_cfg("medical", dir=str(d)))
+    a = load_task_data(task_cfg("medical", dir=str(d), max_train=10, max_test=3, max_public=25, seed=1))
+    b = load_task_data(task_cfg("medical", dir=str(d), max_train=10, max_test=3, max_public=25, seed=1))
+    c = load_task_data(task_cfg("medical", dir=str(d), max_train=10, seed=2))
+    assert (len(a.private), len(a.test), len(a.public)) == (10, 3, 25)
+    assert a.private == b.private and a.test == b.test and a.public == b.public
+    assert a.private != c.private
+    order = {r.id: i for i, r in enumerate(full.private)}
+    assert [order[r.id] for r in a.private] == sorted(order[r.id] for r in a.private)
+    assert set(r.id for r in a.private) <= set(order)
+    assert a.extra["full_sizes"]["private"] == 50
+    big = load_task_data(task_cfg("medical", dir=str(d), max_train=500))
+    assert big.private == full.private
+    assert load_task_data(task_cfg("medical", dir=str(d), max_train=0)).private == []
+    with pytest.raises(ConfigError, match="task.data.max_train"):
+        load_task_data(task_cfg("medical", dir=str(d), max_train=-1))
+
+
+# ------------------------------------------------------------------ HF format
+
+
+def test_hf_format_local_folder(tmp_path, monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_cache")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True, raising=False)
+    d = tmp_path / "hfdata"
+    d.mkdir()
+    write_lines(d / "train.jsonl", [CODE, {**CODE, "seq_id": 12}, {**CODE, "seq_id": 13}])
+    write_lines(d / "test.jsonl", [{**CODE, "seq_id": 21}])
+    td = load_task_data(task_cfg("code", format="hf", hf_name=str(d)))
+    assert [r.id for r in td.private] == ["11", "12", "13"] and [r.id for r in td.test] == ["21"]
+    assert td.private[0].tests == tuple(CODE["testcase"]) and td.source.startswith("hf:")
+    with pytest.raises(ConfigError, match="task.data.hf_name"):
+        load_task_data(task_cfg("code", format="hf"))
+
+
+# ------------------------------------------------------------------ real data
+
+# The shared README counts 78 Code_Generation dev records, but dev.json holds 79:
+# its last line has no trailing newline, so `wc -l` reports one less (79 is also
+# the count in docs/method.md).
+REAL = {
+    "medical": ("Medical_QA", 3364, 112),
+    "financial": ("Financial_QA", 1693, 18),
+    "code": ("Code_Generation", 1497, 79),
+}
+
+
+def _shared_or_skip():
+    if not SHARED.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{SHARED} is missing; CI must provide the shared RewardDS data")
+        pytest.skip(f"{SHARED} not available")
+    return SHARED
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("task", TASKS)
+def test_real_data_loads(task):
+    root = _shared_or_skip()
+    folder, n_train, n_dev = REAL[task]
+    td = load_task_data(task_cfg(task, dir=str(root / folder)))
+    assert (len(td.private), len(td.test)) == (n_train, n_dev)
+    assert td.extra["test_split"] == "dev"
+    assert all(r.question and r.answer for r in td.private + td.test)
+    if task == "code":
+        for r in td.test:  # every dev task has a reference solution defining the entry point
+            defs = {n.name for n in ast.walk(ast.parse(r.code)) if isinstance(n, ast.FunctionDef)}
+            assert r.entry_point in defs and r.tests
