@@ -146,8 +146,12 @@ def _last_error_line(path: Path) -> str | None:
     except OSError:
         return None
     pattern = re.compile(r"^[\w.]*(Error|Exception|Interrupt|Exit)\b.*|^\w[\w.]*: .+")
+    hydra_error = re.compile(r"^\[[^\]]*\]\[[^\]]*\]\[(?:ERROR|CRITICAL)\] - (.+)")  # Hydra job log
     for line in reversed(lines):
         s = line.strip()
+        m = hydra_error.match(s)
+        if m:
+            return m.group(1).strip()
         if s and pattern.match(s) and "WARNING" not in s:
             return s
     return None

@@ -149,6 +149,9 @@ def test_default_out_is_sweep_dir_and_failed_log_fallback(sweep: Path):
     md = (sweep / "report.md").read_text()
     assert str(sweep / "4" / "run.log") in md
     assert "no metrics.json" in md
+    # an error logged by the job (Hydra's log format) becomes the reason
+    (sweep / "4" / "run.log").write_text("[2026-01-01 10:00:00,000][rewardds][ERROR] - error: dp.epsilon too small\n")
+    assert report.collect(sweep)[-1]["error"] == "error: dp.epsilon too small"
     assert (sweep / "report.csv").exists() and (sweep / "privacy_utility.png").exists()
 
 
