@@ -1,0 +1,167 @@
+"""DP-SGD mechanics: per-record clipped gradients, record-level units, noise, frozen weights."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from rewardds import chat
+from rewardds.models.loading import add_lora
+from rewardds.training.dp import DPSettings
+from rewardds.training.lm import CausalLMModule, LMCollator, token_losses
+from rewardds.training.reward import PairCollator, RewardModule, encode_reward_text, reward_scores
+from tests.helpers import LoraCfg, tiny_llama, tiny_tokenizer
+
+QA = [("fever since two days?", "rest and drink water"), ("cough for two days", "see a doctor soon"),
+      ("my savings earn little", "consider an index fund"), ("sum of a list", "def add(a, b): return a + b"),
+      ("a headache at night", "reduce screen time and sleep more")]
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return tiny_tokenizer()
+
+
+def lm_examples(tok):
+    return [chat.encode_example(tok, "medical", q, a, 64) for q, a in QA]
+
+
+def trainable(model):
+    return {n: p for n, p in model.named_parameters() if p.requires_grad}
+
+
+def clipped_reference(model, per_record_loss, n_records, clip, expected_batch):
+    """One record at a time: plain autograd, clip, sum, divide by the expected batch."""
+    params = trainable(model)
+    acc = {n: torch.zeros_like(p) for n, p in params.items()}
+    for i in range(n_records):
+        model.zero_grad()
+        per_record_loss(i).backward()
+        norm = torch.sqrt(sum((p.grad ** 2).sum() for p in params.values()))
+        f = min(1.0, clip / (float(norm) + 1e-6))
+        for n, p in params.items():
+            acc[n] += f * p.grad
+    return {n: g / expected_batch for n, g in acc.items()}
+
+
+@pytest.mark.parametrize("physical", [8, 2])
+@pytest.mark.parametrize("clip", [1e-3, 1e3])
+def test_lm_dp_gradient_equals_one_record_at_a_time(tok, physical, clip):
+    model = add_lora(tiny_llama(tok), LoraCfg)
+    for n, p in trainable(model).items():  # make LoRA B non-zero so every LoRA weight gets gradient
+        if "lora_B" in n:
+            torch.nn.init.normal_(p, std=0.05)
+    ref = copy.deepcopy(model)
+    ex = lm_examples(tok)
+    dp = DPSettings(noise_multiplier=0.0, max_grad_norm=clip, sample_rate=0.5, num_records=10, physical_batch_size=physical)
+    module = CausalLMModule(model, lr=0.0, pad_id=tok.pad_token_id, dp=dp)
+    module.configure_optimizers()
+    module._dp_step(LMCollator(tok.pad_token_id)(ex))
+    got = {n: p.grad for n, p in trainable(model).items()}
+    col = LMCollator(tok.pad_token_id)
+    want = clipped_reference(ref, lambda i: token_losses(ref, col([ex[i]])).sum(), len(ex), clip, dp.expected_batch_size)
+    assert set(got) == set(want)
+    for n in want:
+        torch.testing.assert_close(got[n], want[n], rtol=1e-4, atol=1e-9)
+    assert any(float(g.abs().max()) > 0 for g in got.values())
+
+
+def reward_setup(tok):
+    from transformers import LlamaForSequenceClassification
+
+    lm = tiny_llama(tok)
+    lm.config.num_labels = 1
+    model = LlamaForSequenceClassification(lm.config)
+    model.model.load_state_dict(lm.model.state_dict())
+    model.config.pad_token_id = tok.pad_token_id
+    model = add_lora(model, LoraCfg, task_type="SEQ_CLS")
+    for n, p in trainable(model).items():
+        if "lora_B" in n:
+            torch.nn.init.normal_(p, std=0.05)
+    enc = lambda q, a: encode_reward_text(tok, "medical", q, a, 64)  # noqa: E731
+    # record 0 has three pairs, record 1 one pair, record 2 two pairs
+    items = [[(enc(QA[0][0], QA[0][1]), enc(QA[0][0], "no")), (enc(QA[0][0], QA[0][1]), enc(QA[0][0], "maybe later")),
+              (enc(QA[0][0], "maybe later"), enc(QA[0][0], "no"))],
+             [(enc(QA[1][0], QA[1][1]), enc(QA[1][0], "ok"))],
+             [(enc(QA[2][0], QA[2][1]), enc(QA[2][0], "buy lottery")), (enc(QA[2][0], "save"), enc(QA[2][0], "spend"))]]
+    return model, items
+
+
+@pytest.mark.parametrize("physical", [8, 1])
+def test_reward_dp_clips_per_record_not_per_pair(tok, physical):
+    model, items = reward_setup(tok)
+    ref = copy.deepcopy(model)
+    clip = 1e-3
+    dp = DPSettings(noise_multiplier=0.0, max_grad_norm=clip, sample_rate=0.5, num_records=6, physical_batch_size=physical)
+    module = RewardModule(model, lr=0.0, pad_id=tok.pad_token_id, dp=dp)
+    module.configure_optimizers()
+    col = PairCollator(tok.pad_token_id)
+    module._dp_step(col(items))
+    got = {n: p.grad for n, p in trainable(model).items()}
+    rmod = RewardModule(ref, lr=0.0, pad_id=tok.pad_token_id)
+    want = clipped_reference(ref, lambda i: rmod.record_losses(col([items[i]])).sum(), len(items), clip, dp.expected_batch_size)
+    for n in want:
+        torch.testing.assert_close(got[n], want[n], rtol=1e-4, atol=1e-10)
+    # Pair-level clipping would give a different (larger) update: records 0 and 2 have several pairs.
+    pair_items = [[p] for rec in items for p in rec]
+    pair_level = clipped_reference(ref, lambda i: rmod.record_losses(col([pair_items[i]])).sum() * 1.0,
+                                   len(pair_items), clip, dp.expected_batch_size)
+    n0 = next(iter(want))
+    assert not torch.allclose(pair_level[n0], want[n0], rtol=1e-3)
+
+
+def test_reward_scores_ignore_padding(tok):
+    model, items = reward_setup(tok)
+    model.eval()
+    col = PairCollator(tok.pad_token_id)
+    batch = col(items)
+    together = reward_scores(model, batch["input_ids"], batch["attention_mask"])
+    alone = []
+    for i in range(batch["input_ids"].shape[0]):
+        n = int(batch["attention_mask"][i].sum())
+        alone.append(float(reward_scores(model, batch["input_ids"][i:i + 1, :n], batch["attention_mask"][i:i + 1, :n])))
+    torch.testing.assert_close(together, torch.tensor(alone), rtol=1e-4, atol=1e-5)
+
+
+def test_empty_poisson_batch_still_releases_noise(tok):
+    model = add_lora(tiny_llama(tok), LoraCfg)
+    before = {n: p.detach().clone() for n, p in trainable(model).items()}
+    dp = DPSettings(noise_multiplier=1.0, max_grad_norm=1.0, sample_rate=0.1, num_records=20, physical_batch_size=4)
+    module = CausalLMModule(model, lr=0.1, pad_id=tok.pad_token_id, dp=dp)
+    module.configure_optimizers()
+    module._dp_step(LMCollator(tok.pad_token_id)([]))
+    changed = [n for n, p in trainable(model).items() if not torch.equal(p, before[n])]
+    assert changed, "an empty batch must still take a (pure-noise) step"
+
+
+def test_dp_training_changes_lora_and_freezes_base(tok):
+    from rewardds.training.lm import LMDataset, fit
+
+    class T:  # trainer config
+        accelerator, devices, precision, num_threads, deterministic = "cpu", 1, "32-true", None, False
+        log_every_n_steps, enable_progress_bar = 1, False
+
+    model = add_lora(tiny_llama(tok), LoraCfg)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    dp = DPSettings(noise_multiplier=0.5, max_grad_norm=1.0, sample_rate=0.5, num_records=5, physical_batch_size=2)
+    module = CausalLMModule(model, lr=1e-2, pad_id=tok.pad_token_id, dp=dp)
+    fit(module, LMDataset(lm_examples(tok)), batch_size=2, epochs=2, trainer_cfg=T, desc="test")
+    assert module.steps_taken == 2 * int(1 / 0.5)  # exactly the steps the accountant is told about
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            assert not torch.equal(p, before[n]), f"trainable {n} did not change"
+        else:
+            assert torch.equal(p, before[n]), f"frozen {n} changed"
+    assert module._gsm is None  # hooks removed after training: the saved model is a plain peft model
+
+
+def test_ghost_refused_for_multi_row_records(tok):
+    from rewardds.errors import ConfigError
+
+    model, _ = reward_setup(tok)
+    dp = DPSettings(noise_multiplier=1.0, max_grad_norm=1.0, sample_rate=0.5, num_records=6, physical_batch_size=8,
+                    grad_sample_mode="ghost")
+    module = RewardModule(model, lr=0.0, pad_id=tok.pad_token_id, dp=dp)
+    with pytest.raises(ConfigError, match="ghost"):
+        module.configure_optimizers()
