@@ -74,6 +74,9 @@ def run(cfg: DictConfig) -> dict:
     from rewardds.stages.runner import StageRunner
     from rewardds.tracking import Tracker
 
+    from rewardds.quiet import quiet
+
+    quiet()
     validate(cfg)
     t0 = time.perf_counter()
     run_dir = Path(cfg.run_dir)

@@ -163,6 +163,9 @@ class TrainableModule(pl.LightningModule):
         (coeff.detach() * losses).sum().backward()
         gsm.enable_hooks()
 
+    def on_train_start(self):
+        self.model.train()  # from_pretrained leaves models in eval mode; opacus only records activations in train mode
+
     def on_train_end(self):
         if self._gsm is not None:  # leave a plain model behind for saving and inference
             self._gsm._close()

@@ -1,0 +1,103 @@
+"""End-to-end RewardDS runs on the tiny embedded model (real stages, real training)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rewardds.io import read_json, read_jsonl
+
+SMOKE = ["experiment=smoke"]
+
+
+def stage_log(run_dir: Path) -> dict:
+    return {r["stage"]: r for r in map(json.loads, (run_dir / "stage_log.jsonl").read_text().splitlines())}
+
+
+def test_medical_pipeline_writes_every_artefact(run_pipeline):
+    metrics, run_dir = run_pipeline(SMOKE + ["task=medical", "dp.epsilon=4"])
+    assert (run_dir / "config.yaml").exists()
+    stages = run_dir / "stages"
+    assert (stages / "gen_proxy" / "adapter" / "adapter_config.json").exists()
+    assert (stages / "reward_proxy" / "adapter" / "adapter_config.json").exists()
+    queries = list(read_jsonl(stages / "queries" / "queries.jsonl"))
+    assert 0 < len(queries) <= 8 and len({q["question"] for q in queries}) == len(queries)
+    scored = list(read_jsonl(stages / "scores" / "scored.jsonl"))
+    assert all(len(s["rewards"]) == len(s["candidates"]) == len(s["ppls"]) for s in scored)
+    pool1 = list(read_jsonl(stages / "filter" / "pool.jsonl"))
+    assert len(pool1) == max(1, round(len(scored) * 0.5))
+    pool2 = list(read_jsonl(stages / "refine@2" / "pool.jsonl"))
+    assert [p["id"] for p in pool2[: len(pool1)]] == [p["id"] for p in pool1]  # the pool only grows
+    assert (stages / "target@2" / "adapter" / "adapter_config.json").exists()
+    for model in ("base", "gen_proxy", "target"):
+        m = metrics["eval"][model]
+        assert 0.0 <= m["rougeL"] <= 1.0 and m["ppl"] > 1.0 and m["n"] == 4
+    assert read_json(run_dir / "metrics.json")["eval"] == json.loads(json.dumps(metrics["eval"]))
+    assert (run_dir / "metrics.md").read_text().count("|") > 10
+
+    privacy = read_json(run_dir / "privacy.json")
+    parts = [c["epsilon"] for c in privacy["components"].values()]
+    assert set(privacy["components"]) == {"gen_proxy", "reward_proxy"}
+    assert privacy["formal_guarantee"] is True
+    total = privacy["total"]["epsilon"]
+    assert max(parts) < total <= 4.0 * 1.001 < sum(parts)
+    assert privacy["total"]["delta"] == pytest.approx(1 / 32)
+    for c in privacy["components"].values():  # the steps actually taken are the steps accounted
+        assert c["steps"] == 1 * int(1 / c["sample_rate"])
+
+
+def test_filter_sweep_reuses_proxies_and_samples(run_pipeline):
+    run_pipeline(SMOKE + ["filter.keep_ratio=0.5"], name="a")
+    metrics, run_dir = run_pipeline(SMOKE + ["filter.keep_ratio=1.0"], name="b")
+    log = stage_log(run_dir)
+    for stage in ("base_model", "gen_proxy", "reward_proxy", "queries", "candidates", "scores", "eval_base",
+                  "eval_gen_proxy"):
+        assert log[stage]["cache_hit"], stage
+    for stage in ("filter", "target@1", "eval_target"):
+        assert not log[stage]["cache_hit"], stage
+    assert metrics["stages"]["gen_proxy"]["cache_hit"]
+
+
+@pytest.mark.parametrize("task", ["financial", "code"])
+def test_other_tasks_run(run_pipeline, task):
+    metrics, run_dir = run_pipeline(SMOKE + [f"task={task}"])
+    assert "rougeL" in metrics["eval"]["target"]
+    if task == "code":
+        assert 0.0 <= metrics["eval"]["target"]["pass@1"] <= 1.0
+
+
+CANARY = "Zorblax Quintavelle 7731"
+
+
+def test_no_private_text_leaves_the_client(run_pipeline, tmp_path, capfd):
+    """Plant a canary in every private record; nothing a run writes may contain it,
+    except the DP-trained weights (the only artefact DP protects)."""
+    from rewardds.data import demo_dir
+
+    data = tmp_path / "private_data"
+    data.mkdir()
+    rows = [json.loads(line) for line in (demo_dir("medical") / "private.jsonl").read_text().splitlines()]
+    with open(data / "train.json", "w") as fh:
+        for r in rows[:32]:
+            r["input"] = f"{r['input']} My neighbour is {CANARY}."
+            r["output"] = f"{r['output']} Say hello to {CANARY}."
+            fh.write(json.dumps(r) + "\n")
+    (data / "test.json").write_text((demo_dir("medical") / "test.jsonl").read_text())
+    cache = tmp_path / "cache"
+    _, run_dir = run_pipeline(SMOKE + [f"task.data.dir={data}", "logger=csv"], name="canary", cache_dir=cache)
+    out, err = capfd.readouterr()
+    assert CANARY not in out and CANARY not in err
+    dp_weights = {(cache / s).resolve() for s in ("gen_proxy", "reward_proxy")}
+    scanned = 0
+    for root in (run_dir, cache):
+        for f in root.rglob("*"):
+            if not f.is_file():
+                continue
+            real = f.resolve()
+            if any(d in real.parents for d in dp_weights) and "adapter" in real.parts:
+                continue
+            scanned += 1
+            assert CANARY.encode() not in real.read_bytes(), f"canary leaked into {f}"
+            assert b"Zorblax" not in real.read_bytes(), f"canary fragment leaked into {f}"
+    assert scanned > 20
