@@ -201,6 +201,7 @@ class AuditConfig:
     secret_digits: int = 6
     num_references: int = 2000
     mia_members: int = 64
+    epochs: Optional[int] = None  # gen proxy epochs in the audit (DP and non-DP alike); None: gen_proxy.epochs
 
 
 @dataclass
