@@ -86,6 +86,10 @@ def run(cfg: DictConfig) -> dict:
     log.info("task %s: %d public, %d private, %d test records (%s)", cfg.task.name, len(data.public),
              len(data.private), len(data.test), data.source)
     plan, ledger = privacy_plan(cfg, len(data.private))
+    if cfg.audit.name == "canary":
+        from rewardds import audit
+
+        return audit.run_audit(cfg, data, plan, ledger, run_dir)
     ledger.save(run_dir / "privacy.json")
     runner = StageRunner(run_dir, Path(cfg.cache.dir) if cfg.cache.enabled else None)
     tracker = Tracker(cfg, run_dir)
