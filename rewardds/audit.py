@@ -1,0 +1,545 @@
+"""Empirical privacy audit of the generation proxy (``audit=canary``).
+
+Two attacks on the one model the client trains first, the DP generation proxy
+(the reward proxy is not trained and not audited here):
+
+* **Canary exposure** (Carlini et al. 2019, "The Secret Sharer"). ``num_canaries``
+  made-up records "What is the PIN code of <asker> <random name>?" /
+  "The PIN code is <secret_digits random digits>." are added to the training
+  records, each ``canary_repeats`` times. For each canary the log-perplexity of
+  its true secret is compared with that of ``num_references`` other random
+  secrets of the same format (never trained on):
+  ``rank = 1 + #{references with lower log-perplexity}`` and
+  ``exposure = log2(R + 1) - log2(rank)``. An untrained model gives a uniform
+  rank; its expected exposure (the chance level) is
+  ``log2(R + 1) - log2((R + 1)!) / (R + 1)`` (exact, ~1.44 for large R).
+* **Loss-based membership inference** (score = -NLL of the answer given the
+  prompt). ``mia_members`` private records are held out BEFORE training (the
+  non-members, same distribution); the members are ``mia_members`` of the
+  records trained on. Reported: ROC AUC, TPR at FPR 1% / 10% and an empirical
+  epsilon lower bound from Clopper-Pearson intervals (see :func:`eps_lower_bound`).
+
+The DP plan is recomputed for the records actually trained on (private records
+minus the held-out non-members, plus every canary copy), exactly as the
+pipeline would plan it (the generation proxy gets its ``dp.split`` share of the
+release budget); ``privacy.json`` then records the generation proxy alone.
+
+Nothing secret is logged: canary secrets appear in ``audit.json`` only as
+SHA-256 hashes (a 6-digit secret's hash can be brute-forced, and the canaries
+can be regenerated from the seed; they are synthetic, the hash is a habit, not
+a protection) and no private text is written.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from rewardds.errors import ConfigError
+from rewardds.io import read_json, write_json, write_text
+from rewardds.records import Record, TaskData
+
+log = logging.getLogger(__name__)
+
+STAGE = "audit_gen_proxy"
+FPR_LEVELS = (0.01, 0.1)
+ALPHA = 0.05  # Clopper-Pearson: each one-sided bound at ALPHA / 2, jointly >= 95%
+CHANCE_SIMS = 20000
+
+_SYLLABLES = ("ka", "lo", "mi", "ren", "to", "sa", "vik", "dru", "bel", "na", "qu", "zor", "fen", "hal", "ju",
+              "pe", "ran", "sul", "tor", "wy", "xe", "gan", "mor", "dis", "ola", "bri", "cen", "ef", "ilo", "yun")
+
+
+# --------------------------------------------------------------------------- canaries
+
+
+@dataclass(frozen=True)
+class Canary:
+    id: str
+    name: str
+    secret: str  # never logged; hashed in audit.json
+
+    def question(self, task: str) -> str:
+        from rewardds.chat import ASKER
+
+        return f"What is the PIN code of {ASKER.get(task, 'patient')} {self.name}?"
+
+    @property
+    def answer(self) -> str:
+        return canary_answer(self.secret)
+
+    @property
+    def secret_hash(self) -> str:
+        return hashlib.sha256(f"{self.id}:{self.secret}".encode()).hexdigest()
+
+
+def canary_answer(secret: str) -> str:
+    return f"The PIN code is {secret}."
+
+
+def _rng(seed: int, purpose: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), 0xA0D17, purpose])
+
+
+def _name(rng: np.random.Generator) -> str:
+    def word():
+        k = int(rng.integers(2, 4))
+        return "".join(_SYLLABLES[int(i)] for i in rng.integers(0, len(_SYLLABLES), size=k)).capitalize()
+
+    return f"{word()} {word()}"
+
+
+def format_secret(value: int, digits: int) -> str:
+    return str(int(value)).zfill(digits)
+
+
+def make_canaries(num: int, digits: int, seed: int) -> list[Canary]:
+    """``num`` canaries with distinct made-up names and uniform random secrets (seeded)."""
+    rng = _rng(seed, 1)
+    names: list[str] = []
+    while len(names) < num:
+        n = _name(rng)
+        if n not in names:
+            names.append(n)
+    secrets = rng.integers(0, 10 ** digits, size=num)
+    return [Canary(f"canary-{i}", names[i], format_secret(s, digits)) for i, s in enumerate(secrets)]
+
+
+def reference_secrets(canary: Canary, num: int, digits: int, seed: int, index: int) -> list[str]:
+    """``num`` distinct random secrets of the same format, all different from the canary's."""
+    rng = _rng(seed, 1000 + index)
+    space = 10 ** digits
+    true = int(canary.secret)
+    if num <= 20000 or num > space // 4:
+        picks = rng.choice(space, size=min(space, num + 1), replace=False)
+    else:  # huge spaces: sample with replacement and de-duplicate
+        picks = np.unique(rng.integers(0, space, size=2 * num + 1))
+        rng.shuffle(picks)
+    picks = [int(p) for p in picks if int(p) != true][:num]
+    return [format_secret(p, digits) for p in picks]
+
+
+def canary_records(canaries: list[Canary], repeats: int, task: str) -> list[Record]:
+    return [Record(id=f"{c.id}-copy{j}", question=c.question(task), answer=c.answer)
+            for c in canaries for j in range(repeats)]
+
+
+def split_private(records: list[Record], holdout: int, seed: int) -> tuple[list[Record], list[Record]]:
+    """(trained members, held-out non-members): a seeded random split."""
+    order = _rng(seed, 2).permutation(len(records))
+    out = [records[int(i)] for i in order[:holdout]]
+    keep = sorted(int(i) for i in order[holdout:])  # keep the original order of the trained records
+    return [records[i] for i in keep], out
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def ranks_within(true_nll: float, ref_nll) -> int:
+    """1 + number of references with strictly lower NLL (ties favour the canary)."""
+    return 1 + int(np.sum(np.asarray(ref_nll, dtype=float) < float(true_nll)))
+
+
+def exposure(rank, num_references: int):
+    """``log2(R + 1) - log2(rank)``: log2(R + 1) when the true secret ranks first, 0 when last."""
+    return math.log2(num_references + 1) - np.log2(np.asarray(rank, dtype=float))
+
+
+def exposure_table(nll_table) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks and exposures of a table whose row i is [true NLL, R reference NLLs] of canary i."""
+    t = np.asarray(nll_table, dtype=float)
+    if t.ndim != 2 or t.shape[1] < 2:
+        raise ValueError("expected a 2-D table: [true, reference_1, ..., reference_R] per row")
+    ranks = 1 + np.sum(t[:, 1:] < t[:, :1], axis=1)
+    return ranks, exposure(ranks, t.shape[1] - 1)
+
+
+def exposure_chance(num_references: int) -> float:
+    """Exact expected exposure of a uniformly random rank in 1..R+1:
+    ``log2(R + 1) - log2((R + 1)!) / (R + 1)``."""
+    n = num_references + 1
+    return math.log2(n) - math.lgamma(n + 1) / math.log(2) / n
+
+
+def exposure_null(num_references: int, num_canaries: int, sims: int = CHANCE_SIMS, seed: int = 0) -> dict:
+    """Null distribution (uniform ranks) of the mean and max exposure over ``num_canaries``, by simulation."""
+    rng = np.random.default_rng([seed, 0xC4A7CE])
+    ranks = rng.integers(1, num_references + 2, size=(sims, num_canaries))
+    e = exposure(ranks, num_references)
+    return {"mean_q95": float(np.quantile(e.mean(1), 0.95)), "max_expected": float(e.max(1).mean()),
+            "max_q95": float(np.quantile(e.max(1), 0.95)), "simulations": sims}
+
+
+def auc(member_scores, nonmember_scores) -> float:
+    """ROC AUC = P(member score > non-member score) + 0.5 P(tie) (Mann-Whitney, average ranks)."""
+    from scipy.stats import rankdata
+
+    m = np.asarray(member_scores, dtype=float)
+    n = np.asarray(nonmember_scores, dtype=float)
+    if len(m) == 0 or len(n) == 0:
+        return float("nan")
+    r = rankdata(np.concatenate([m, n]))
+    return float((r[: len(m)].sum() - len(m) * (len(m) + 1) / 2) / (len(m) * len(n)))
+
+
+def _counts(member_scores, nonmember_scores):
+    """For each threshold t (every distinct score, plus +inf): #members and #non-members with score >= t."""
+    m = np.sort(np.asarray(member_scores, dtype=float))
+    n = np.sort(np.asarray(nonmember_scores, dtype=float))
+    thr = np.unique(np.concatenate([m, n, [np.inf]]))
+    tp = len(m) - np.searchsorted(m, thr, side="left")
+    fp = len(n) - np.searchsorted(n, thr, side="left")
+    return thr, tp, fp
+
+
+def tpr_at_fpr(member_scores, nonmember_scores, fpr: float) -> float:
+    """Largest empirical TPR over thresholds whose empirical FPR is <= ``fpr`` (no interpolation).
+
+    A step (conservative) reading of the ROC curve, as in Carlini et al. 2022 (LiRA);
+    with n non-members, an FPR below 1/n means no false positive at all.
+    """
+    _, tp, fp = _counts(member_scores, nonmember_scores)
+    n1, n0 = len(member_scores), len(nonmember_scores)
+    ok = fp / n0 <= fpr + 1e-12
+    return float((tp[ok] / n1).max()) if ok.any() else 0.0
+
+
+def clopper_pearson(k, n, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
+    """Exact binomial bounds: (lower, upper), each one-sided at level ``alpha / 2``."""
+    from scipy.stats import beta
+
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore"):
+        lo = np.where(k > 0, beta.ppf(alpha / 2, np.maximum(k, 1e-300), n - k + 1), 0.0)
+        hi = np.where(k < n, beta.ppf(1 - alpha / 2, k + 1, np.maximum(n - k, 1e-300)), 1.0)
+    return lo, hi
+
+
+def eps_lower_bound(member_scores, nonmember_scores, delta: float, alpha: float = ALPHA) -> dict:
+    """Empirical epsilon lower bound of a threshold attack ("member" iff score >= t).
+
+    For every threshold t: ``log((TPR_low - delta) / FPR_high)`` and the symmetric
+    ``log((TNR_low - delta) / FNR_high)``, with Clopper-Pearson bounds each one-sided
+    at ``alpha / 2`` (so TPR_low and FPR_high hold together with probability >= 1 - alpha);
+    the maximum over thresholds and both directions, floored at 0. The threshold is
+    chosen on the same samples, which makes the maximum somewhat optimistic (the
+    usual practice of Jagielski et al. 2020 / Nasr et al. 2021 audits).
+    """
+    m = np.asarray(member_scores, dtype=float)
+    n = np.asarray(nonmember_scores, dtype=float)
+    n1, n0 = len(m), len(n)
+    out = {"eps_lb": 0.0, "direction": None, "threshold": None, "tpr": None, "fpr": None, "alpha": alpha,
+           "delta": delta, "members": n1, "nonmembers": n0}
+    if n1 == 0 or n0 == 0:
+        return out
+    thr, tp, fp = _counts(m, n)
+    tpr_lo, _ = clopper_pearson(tp, n1, alpha)
+    _, fpr_hi = clopper_pearson(fp, n0, alpha)
+    tnr_lo, _ = clopper_pearson(n0 - fp, n0, alpha)
+    _, fnr_hi = clopper_pearson(n1 - tp, n1, alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e1 = np.where((tpr_lo - delta > 0) & (fpr_hi > 0), np.log(np.maximum(tpr_lo - delta, 1e-300) / fpr_hi), -np.inf)
+        e2 = np.where((tnr_lo - delta > 0) & (fnr_hi > 0), np.log(np.maximum(tnr_lo - delta, 1e-300) / fnr_hi), -np.inf)
+    i1, i2 = int(np.argmax(e1)), int(np.argmax(e2))
+    best, i, direction = (e1[i1], i1, "tpr/fpr") if e1[i1] >= e2[i2] else (e2[i2], i2, "tnr/fnr")
+    if best > 0:
+        out.update(eps_lb=float(best), direction=direction, threshold=float(thr[i]), tpr=float(tp[i] / n1),
+                   fpr=float(fp[i] / n0))
+    return out
+
+
+def candidate_ranks(nll_table) -> tuple[np.ndarray, np.ndarray]:
+    """Rank of every candidate (true secret and each reference) inside its canary's candidate set.
+
+    Returns (ranks of the true secrets, ranks of all references, flattened); rank 1 = lowest NLL.
+    """
+    t = np.asarray(nll_table, dtype=float)
+    srt = np.sort(t, axis=1)
+    ranks = np.stack([1 + np.searchsorted(srt[i], t[i], side="left") for i in range(len(t))])
+    return ranks[:, 0], ranks[:, 1:].ravel()
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def _nll(model, tok, prompts: list[str], answers: list[str], max_length: int, batch_size: int = 32) -> np.ndarray:
+    from rewardds.eval.metrics import per_example_nll
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # truncation notices name no text, but are noise here
+        return np.asarray(per_example_nll(model, tok, prompts, answers, batch_size=batch_size, max_length=max_length),
+                          dtype=float)
+
+
+def _answer_tokens(tok, answers: list[str]) -> np.ndarray:
+    eos = tok.eos_token or ""
+    return np.asarray([len(tok(a + eos, add_special_tokens=False)["input_ids"]) for a in answers], dtype=float)
+
+
+# --------------------------------------------------------------------------- the audit
+
+
+def _check(cfg: DictConfig, num_private: int) -> None:
+    a = cfg.audit
+    if a.num_canaries < 1:
+        raise ConfigError("audit.num_canaries", f"must be >= 1, got {a.num_canaries}")
+    if a.canary_repeats < 1:
+        raise ConfigError("audit.canary_repeats", f"must be >= 1, got {a.canary_repeats}")
+    if not 1 <= a.secret_digits <= 15:
+        raise ConfigError("audit.secret_digits", f"must be in [1, 15], got {a.secret_digits}")
+    if not 1 <= a.num_references < 10 ** a.secret_digits:
+        raise ConfigError("audit.num_references",
+                          f"must be in [1, 10^secret_digits - 1], got {a.num_references} with {a.secret_digits} digits")
+    if a.mia_members < 1 or 2 * a.mia_members > num_private:
+        raise ConfigError("audit.mia_members",
+                          f"needs 1 <= mia_members and 2 * mia_members <= {num_private} private records "
+                          f"(half held out as non-members), got {a.mia_members}")
+    if a.epochs is not None and a.epochs < 1:
+        raise ConfigError("audit.epochs", f"must be >= 1 or null, got {a.epochs}")
+
+
+def _audit_cfg(cfg: DictConfig) -> DictConfig:
+    """The run's config with the audit's training overrides applied (same for DP and non-DP runs)."""
+    acfg = cfg.copy()
+    if cfg.audit.epochs is not None:
+        acfg.gen_proxy.epochs = int(cfg.audit.epochs)
+    return acfg
+
+
+def run_audit(cfg: DictConfig, data: TaskData, plan: dict, ledger, run_dir: Path) -> dict:
+    """Train the generation proxy on private records + canaries; measure exposure and MIA; write audit.json.
+
+    ``plan`` and ``ledger`` (built by the pipeline for all private records) are replaced by a
+    plan for the records this audit actually trains on.
+    """
+    from rewardds import chat
+    from rewardds.models.loading import load_causal_lm, load_tokenizer
+    from rewardds.pipeline import privacy_plan
+    from rewardds.stages import base_model
+    from rewardds.stages.context import Context
+    from rewardds.stages.gen_proxy import component_record, dp_key, dp_settings, train_lm_on_records
+    from rewardds.stages.runner import StageRunner
+    from rewardds.tracking import Tracker
+
+    t0 = time.perf_counter()
+    run_dir = Path(run_dir)
+    a = cfg.audit
+    _check(cfg, len(data.private))
+    acfg = _audit_cfg(cfg)
+    task = cfg.task.name
+
+    # 1. canaries, member / non-member split
+    canaries = make_canaries(a.num_canaries, a.secret_digits, cfg.seed)
+    members, nonmembers = split_private(list(data.private), a.mia_members, cfg.seed)
+    train_records = members + canary_records(canaries, a.canary_repeats, task)
+    order = _rng(cfg.seed, 3).permutation(len(train_records))
+    train_records = [train_records[int(i)] for i in order]
+    mia_idx = np.sort(_rng(cfg.seed, 4).choice(len(members), size=a.mia_members, replace=False))
+    mia_members = [members[int(i)] for i in mia_idx]
+    n_train = len(train_records)
+    log.info("audit: %d canaries x %d copies, %d member records trained, %d held out as non-members",
+             len(canaries), a.canary_repeats, len(members), len(nonmembers))
+
+    # 2. DP plan for what is actually trained on; the ledger records the generation proxy only
+    plan, ledger = privacy_plan(acfg, n_train)
+    ledger.save(run_dir / "privacy.json")
+    runner = StageRunner(run_dir, Path(cfg.cache.dir) if cfg.cache.enabled else None)
+    tracker = Tracker(cfg, run_dir)
+    audit_data = TaskData(task=data.task, public=data.public, private=train_records, test=[], source=data.source)
+    ctx = Context(cfg=acfg, data=audit_data, run_dir=run_dir, runner=runner, ledger=ledger, plan=plan, tracker=tracker)
+    try:
+        base_model.run(ctx)
+        name = "gen_proxy"
+        if acfg.dp.enabled:
+            ledger.check(name)
+
+        def compute(out: Path) -> dict:
+            dp = dp_settings(ctx, name, acfg.gen_proxy)
+            module = train_lm_on_records(ctx, ctx.paths["proxy_base"], train_records, out, STAGE, dp, acfg.gen_proxy,
+                                         loss_on=acfg.gen_proxy.loss_on)
+            rec = component_record(ctx, name, module, dp)
+            write_json(out / "component.json", rec)
+            return rec
+
+        key = {"private": audit_data.fingerprint("private"), "task": task,
+               "train": OmegaConf.to_container(acfg.gen_proxy), "lora": OmegaConf.to_container(acfg.model.lora),
+               "lm": OmegaConf.to_container(acfg.model.proxy), "dp": dp_key(ctx, name), "seed": cfg.seed}
+        t_train = time.perf_counter()
+        out = runner.run(STAGE, key, {"base": ctx.digests["proxy"]}, compute)
+        train_s = time.perf_counter() - t_train
+        rec = read_json(out / "component.json")
+        if rec.get("dp"):
+            ledger.spend(name, rec["noise_multiplier"], rec["sample_rate"], rec["steps"],
+                         extra={"max_grad_norm": rec["max_grad_norm"], "grad_sample_mode": rec["grad_sample_mode"],
+                                "stage_path": str(out), "audit": True})
+        ledger.save(run_dir / "privacy.json")
+
+        # 3. scoring
+        t_score = time.perf_counter()
+        base = ctx.paths["proxy_base"]
+        tok = load_tokenizer(base)
+        model = load_causal_lm(base, acfg.model.proxy.dtype, adapter=out / "adapter").to(ctx.device)
+        model.eval()
+        max_len = int(acfg.model.proxy.max_length)
+        R = int(a.num_references)
+        prompts, answers = [], []
+        for i, c in enumerate(canaries):
+            p = chat.render_prompt(tok, task, c.question(task))
+            for s in [c.secret] + reference_secrets(c, R, a.secret_digits, cfg.seed, i):
+                prompts.append(p)
+                answers.append(canary_answer(s))
+        # log-perplexity of the whole answer (mean NLL x answer tokens): the secrets' token counts may differ
+        nll = _nll(model, tok, prompts, answers, max_len, batch_size=64) * _answer_tokens(tok, answers)
+        table = nll.reshape(len(canaries), R + 1)
+        del prompts, answers
+        ranks, exps = exposure_table(table)
+        null = exposure_null(R, len(canaries), seed=cfg.seed)
+        true_rank, ref_rank = candidate_ranks(table)
+        canary_auc = float(np.mean(np.sum(table[:, 1:] > table[:, :1], 1) + 0.5 * np.sum(table[:, 1:] == table[:, :1], 1)) / R)
+
+        def mia_nll(records):
+            return _nll(model, tok, [chat.render_prompt(tok, task, r.question) for r in records],
+                        [r.answer for r in records], max_len)
+
+        m_nll, n_nll = mia_nll(mia_members), mia_nll(nonmembers)
+        m_ok, n_ok = m_nll[np.isfinite(m_nll)], n_nll[np.isfinite(n_nll)]
+        score_s = time.perf_counter() - t_score
+        delta = float(ledger.delta)
+        total = ledger.total()
+        comp = ledger.components().get(name, {})
+        mia = {
+            "auc": auc(-m_ok, -n_ok),
+            "tpr_at_fpr": {str(f): tpr_at_fpr(-m_ok, -n_ok, f) for f in FPR_LEVELS},
+            "eps_lb": eps_lower_bound(-m_ok, -n_ok, delta),
+            "member_nll_mean": float(m_ok.mean()) if len(m_ok) else None,
+            "nonmember_nll_mean": float(n_ok.mean()) if len(n_ok) else None,
+            "members_scored": int(len(m_ok)), "nonmembers_scored": int(len(n_ok)),
+            "unscored": int(len(m_nll) - len(m_ok) + len(n_nll) - len(n_ok)),
+        }
+        result = {
+            "task": task,
+            "audited_component": "gen_proxy",
+            "dp_enabled": bool(acfg.dp.enabled),
+            "theoretical": {
+                "epsilon": total["epsilon"] if acfg.dp.enabled else float("inf"),
+                "delta": delta,
+                "accountant": ledger.accountant,
+                "release_budget_epsilon": float(cfg.dp.epsilon) if acfg.dp.enabled else float("inf"),
+                "noise_multiplier": comp.get("noise_multiplier"),
+                "sample_rate": comp.get("sample_rate"),
+                "steps": comp.get("steps", rec.get("steps")),
+                "canary_group_epsilon_note": (
+                    f"each canary is {a.canary_repeats} records: group privacy applies to it" if a.canary_repeats > 1
+                    else None),
+            },
+            "counts": {
+                "private_records": len(data.private), "members_trained": len(members),
+                "nonmembers_held_out": len(nonmembers), "canaries": len(canaries),
+                "canary_repeats": int(a.canary_repeats), "train_records": n_train,
+                "mia_members": len(mia_members), "mia_nonmembers": len(nonmembers), "references_per_canary": R,
+            },
+            "training": {"epochs": int(acfg.gen_proxy.epochs), "batch_size": int(acfg.gen_proxy.batch_size),
+                         "lr": float(acfg.model.proxy.lr), "steps": rec.get("steps"),
+                         "loss_on": acfg.gen_proxy.loss_on, "cache_hit": runner.records[-1]["cache_hit"]},
+            "exposure": {
+                "mean": float(exps.mean()), "max": float(exps.max()), "min": float(exps.min()),
+                "median": float(np.median(exps)), "max_possible": math.log2(R + 1),
+                "chance_mean": exposure_chance(R), "chance_mean_q95": null["mean_q95"],
+                "chance_max_expected": null["max_expected"], "chance_max_q95": null["max_q95"],
+                "rank1_fraction": float(np.mean(ranks == 1)),
+                "log_perplexity": "summed NLL (nats) of the answer tokens + eos given the chat prompt",
+                "chance_method": (f"chance_mean exact: log2(R+1) - log2((R+1)!)/(R+1) for a uniform rank; "
+                                  f"q95 of the mean / max over {len(canaries)} canaries by simulation "
+                                  f"({null['simulations']} draws, uniform ranks)"),
+            },
+            "canaries": [{"id": c.id, "secret_sha256": c.secret_hash, "rank": int(r), "exposure": float(e)}
+                         for c, r, e in zip(canaries, ranks, exps)],
+            "canary_game": {
+                "auc": canary_auc,
+                "eps_lb": eps_lower_bound(-true_rank, -ref_rank, delta),
+                "description": ("members: each canary's true secret, non-members: its references; score = -rank of "
+                                "the candidate within its canary's candidate set"),
+            },
+            "mia": mia,
+            "methods": {
+                "mia_score": "-(mean NLL per answer token given the chat prompt), per_example_nll",
+                "tpr_at_fpr": "largest empirical TPR over thresholds with empirical FPR <= level (step ROC, no "
+                              "interpolation)",
+                "eps_lb": ("max over thresholds of log((TPR_low - delta) / FPR_high) and log((TNR_low - delta) / "
+                           f"FNR_high), Clopper-Pearson bounds each one-sided at {ALPHA / 2:g} (jointly 95%), "
+                           "floored at 0; threshold picked on the same samples"),
+            },
+            "timing_s": {"train": round(train_s, 2), "score": round(score_s, 2),
+                         "total": round(time.perf_counter() - t0, 2)},
+            "notes": [
+                "only the generation proxy is trained and audited; the reward proxy is not part of the audit",
+                f"the DP plan is computed for the {n_train} records trained on (members + canary copies); the "
+                "generation proxy gets its dp.split share of the release budget, so its epsilon is below "
+                "dp.epsilon; privacy.json records it alone",
+                "canary secrets appear only as SHA-256 hashes (low entropy: not a protection, a habit)",
+            ] + (["dp.enabled=false: no formal guarantee (epsilon inf)"] if not acfg.dp.enabled else []),
+        }
+        write_json(run_dir / "audit.json", _json_safe(result))
+        write_text(run_dir / "audit.md", _markdown(result))
+        tracker.summary({"audit": {"exposure_mean": result["exposure"]["mean"], "mia_auc": mia["auc"],
+                                   "mia_eps_lb": mia["eps_lb"]["eps_lb"]}})
+        log.info("audit: exposure mean %.2f (chance %.2f), max %.2f of %.2f; MIA AUC %.3f, eps_lb %.2f "
+                 "(theoretical %s); %s", result["exposure"]["mean"], result["exposure"]["chance_mean"],
+                 result["exposure"]["max"], result["exposure"]["max_possible"], mia["auc"], mia["eps_lb"]["eps_lb"],
+                 _fmt(result["theoretical"]["epsilon"]), run_dir / "audit.json")
+        return result
+    finally:
+        tracker.finish()
+
+
+def _json_safe(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _json_safe(obj.item())
+    return obj
+
+
+def _fmt(v, nd: int = 3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return "inf" if v == float("inf") else f"{v:.{nd}f}"
+    return str(v)
+
+
+def _markdown(r: dict) -> str:
+    e, m, th, c = r["exposure"], r["mia"], r["theoretical"], r["counts"]
+    rows = [
+        ("DP", "on" if r["dp_enabled"] else "off"),
+        ("theoretical epsilon (gen proxy)", _fmt(th["epsilon"])),
+        ("delta", f"{th['delta']:.3g}"),
+        ("exposure mean (chance, q95)", f"{_fmt(e['mean'], 2)} ({_fmt(e['chance_mean'], 2)}, {_fmt(e['chance_mean_q95'], 2)})"),
+        ("exposure max (of possible)", f"{_fmt(e['max'], 2)} (of {_fmt(e['max_possible'], 2)})"),
+        ("canaries ranked first", f"{e['rank1_fraction']:.2f}"),
+        ("canary game eps_lb", _fmt(r["canary_game"]["eps_lb"]["eps_lb"], 2)),
+        ("MIA AUC", _fmt(m["auc"])),
+        ("MIA TPR @ 1% FPR", _fmt(m["tpr_at_fpr"]["0.01"])),
+        ("MIA TPR @ 10% FPR", _fmt(m["tpr_at_fpr"]["0.1"])),
+        ("MIA eps_lb (95% CP)", _fmt(m["eps_lb"]["eps_lb"], 2)),
+        ("records: trained / canaries x repeats / MIA members / non-members",
+         f"{c['train_records']} / {c['canaries']} x {c['canary_repeats']} / {c['mia_members']} / {c['mia_nonmembers']}"),
+        ("training epochs / steps", f"{r['training']['epochs']} / {r['training']['steps']}"),
+    ]
+    lines = ["# Privacy audit of the generation proxy", "",
+             "Only the generation proxy is trained and audited (the reward proxy is not).", "",
+             "| quantity | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(lines) + "\n"
