@@ -1,0 +1,236 @@
+"""The privacy ledger of a release: what each DP stage planned and spent.
+
+The ledger guards the budget before a stage trains (:meth:`PrivacyLedger.check`),
+records what actually ran (:meth:`PrivacyLedger.spend`) and writes
+``privacy.json``. The epsilon of the release is the COMPOSITION of every
+recorded DP-SGD run with the chosen accountant (the runs all use the same
+private records); the sum of the per-run epsilons is shown beside it as a loose
+bound only.
+
+A ledger whose DP is disabled, or that carries a ``guarantee_note`` (e.g.
+``privacy.mode=paper``: a component has no DP guarantee), reports no formal
+guarantee: total epsilon ``inf`` (the string ``"inf"`` in JSON) and the notes
+say why. A run recorded with noise multiplier 0 also has infinite epsilon.
+
+Honesty rule: :meth:`spend` records a run even when it breaks the plan or the
+budget (it ran; omitting it would understate the privacy loss), adds a note,
+and then raises :class:`PrivacyError`.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from rewardds.errors import PrivacyError
+from rewardds.io import read_json, write_json
+from rewardds.privacy.accounting import ACCOUNTANTS, Mechanism, epsilon
+
+BUDGET_RTOL = 1e-3  # relative slack on the budget (accountant precision)
+_CORE = ("noise_multiplier", "sample_rate", "steps", "epsilon", "delta")
+_FORMAT = 1
+
+
+def _json_safe(obj: Any) -> Any:
+    """inf / nan -> "inf" / "-inf" / "nan" (JSON has no such numbers)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def _float(value: Any) -> float:
+    return float(value)  # float("inf") parses the serialised "inf"
+
+
+class PrivacyLedger:
+    def __init__(self, epsilon_budget: float, delta: float, accountant: str = "prv", enabled: bool = True,
+                 guarantee_note: str | None = None):
+        try:
+            epsilon_budget = float(epsilon_budget)
+        except (TypeError, ValueError):
+            raise PrivacyError(f"dp.epsilon must be a number, got {epsilon_budget!r}") from None
+        if enabled and not (epsilon_budget > 0):
+            raise PrivacyError(f"dp.epsilon must be > 0, got {epsilon_budget!r}")
+        if not isinstance(delta, numbers.Real) or not (0 < delta < 1):
+            raise PrivacyError(f"dp.delta must be in (0, 1), got {delta!r}")
+        if accountant not in ACCOUNTANTS:
+            raise PrivacyError(f"dp.accountant must be one of {ACCOUNTANTS}, got {accountant!r}")
+        self.epsilon_budget = epsilon_budget
+        self.delta = float(delta)
+        self.accountant = accountant
+        self.enabled = bool(enabled)
+        self.guarantee_note = guarantee_note or None
+        self._planned: dict[str, Mechanism] = {}
+        self._spent: dict[str, Mechanism] = {}
+        self._extra: dict[str, dict] = {}
+        self._violations: list[str] = []
+
+    # --- budget -------------------------------------------------------------
+
+    def _limit(self) -> float:
+        return self.epsilon_budget * (1 + BUDGET_RTOL)
+
+    def _eps(self, mechs) -> float:
+        return epsilon(list(mechs), self.delta, self.accountant)
+
+    def _budget_text(self) -> str:
+        return (f"the budget dp.epsilon={self.epsilon_budget:g} (delta={self.delta:.3g}, "
+                f"{self.accountant} accountant, all DP stages composed)")
+
+    def plan(self, name: str, noise_multiplier: float, sample_rate: float, steps: int) -> None:
+        """Register what stage ``name`` intends to run (replaces an earlier plan)."""
+        self._planned[name] = Mechanism(name, float(noise_multiplier), float(sample_rate), int(steps))
+
+    def check(self, name: str) -> None:
+        """Refuse stage ``name`` if what was spent plus its plan would exceed the budget."""
+        if not self.enabled:
+            return
+        if name not in self._planned:
+            raise PrivacyError(f"stage '{name}' has no privacy plan: call plan('{name}', ...) before check")
+        planned = self._planned[name]
+        others = [m for n, m in self._spent.items() if n != name]
+        would = self._eps(others + [planned])
+        if would > self._limit():
+            spent = (f" composed with the already spent {sorted(n for n, m in self._spent.items() if n != name)}"
+                     if others else "")
+            raise PrivacyError(
+                f"stage '{name}' refused: its plan (noise multiplier {planned.noise_multiplier:.4g}, sample rate "
+                f"{planned.sample_rate:.4g}, {planned.steps} steps){spent} would bring the release to epsilon "
+                f"{would:.4g}, over {self._budget_text()}; raise dp.epsilon, or raise dp.noise_multiplier "
+                "(or unset it to calibrate the noise to the budget), or train fewer steps")
+
+    def check_plan(self) -> None:
+        """Refuse a plan whose stages together (plus anything spent) exceed the budget."""
+        if not self.enabled:
+            return
+        mechs = dict(self._spent)
+        for n, m in self._planned.items():
+            mechs.setdefault(n, m)
+        would = self._eps(mechs.values())
+        if would > self._limit():
+            raise PrivacyError(
+                f"privacy plan {sorted(mechs)} refused: composed epsilon {would:.4g} is over {self._budget_text()}; "
+                "raise dp.epsilon, or raise dp.noise_multiplier (or unset it to calibrate the noise to the budget)")
+
+    def spend(self, name: str, noise_multiplier: float, sample_rate: float, steps: int,
+              extra: dict | None = None) -> None:
+        """Record what stage ``name`` actually ran (its total steps; a second call
+        for the same name replaces the first, i.e. the earlier output was discarded).
+
+        The run is recorded even when it breaks the plan or the budget; then a
+        note is added and PrivacyError raised.
+        """
+        mech = Mechanism(name, float(noise_multiplier), float(sample_rate), int(steps))
+        self._spent[name] = mech
+        self._extra[name] = dict(extra or {})
+        if not self.enabled:
+            return
+        problems = []
+        planned = self._planned.get(name)
+        if planned is not None and mech.steps > planned.steps:
+            problems.append(f"stage '{name}' ran {mech.steps} steps, more than the {planned.steps} planned")
+        total = self._eps(self._spent.values())
+        if total > self._limit():
+            problems.append(f"after stage '{name}' the release's epsilon is {total:.4g}, over {self._budget_text()}")
+        if problems:
+            msg = "; ".join(problems)
+            self._violations.append(msg)
+            raise PrivacyError(msg + "; the run is recorded in the ledger. Raise dp.epsilon or dp.noise_multiplier, "
+                               "or train fewer steps")
+
+    # --- reports ------------------------------------------------------------
+
+    def components(self) -> dict:
+        out = {}
+        for name, m in self._spent.items():
+            row = {k: v for k, v in self._extra.get(name, {}).items() if k not in _CORE}
+            row.update(noise_multiplier=m.noise_multiplier, sample_rate=m.sample_rate, steps=m.steps,
+                       epsilon=self._eps([m]), delta=self.delta)
+            out[name] = row
+        return out
+
+    def formal_guarantee(self) -> bool:
+        return self.enabled and self.guarantee_note is None and math.isfinite(self._eps(self._spent.values()))
+
+    def total(self) -> dict:
+        mechs = list(self._spent.values())
+        composed = self._eps(mechs)
+        basic = sum(self._eps([m]) for m in mechs)
+        formal = self.formal_guarantee()
+        return {
+            "epsilon": composed if formal else float("inf"),
+            "delta": self.delta,
+            "epsilon_basic_composition": basic if formal else float("inf"),
+            "accountant": self.accountant,
+            # what the recorded DP-SGD runs alone would give (a guarantee only when formal_guarantee)
+            "epsilon_dp_runs": composed,
+            "within_budget": bool(formal and composed <= self._limit()),
+        }
+
+    def notes(self) -> list[str]:
+        notes = []
+        if not self.enabled:
+            notes.append("DP is disabled (dp.enabled=false): the proxies carry no privacy guarantee; epsilon is inf")
+        if self.guarantee_note:
+            notes.append(f"no formal guarantee: {self.guarantee_note}")
+        for name, m in self._spent.items():
+            if m.steps > 0 and m.noise_multiplier == 0:
+                notes.append(f"component '{name}' ran without noise (noise multiplier 0): infinite epsilon")
+        if self.enabled and self._spent:
+            n = sum(1 for m in self._spent.values() if m.steps > 0)
+            notes.append(
+                f"epsilon composes all {n} DP-SGD runs (they train on the same private records) with the "
+                f"{self.accountant} accountant at delta={self.delta:.3g}; epsilon_basic_composition (the sum of "
+                "the per-component epsilons) is a valid but looser bound")
+            notes.append("everything sampled from the DP models afterwards is post-processing and costs no budget")
+        notes.extend(f"VIOLATION: {v}" for v in self._violations)
+        return notes
+
+    def to_dict(self) -> dict:
+        budget = {
+            "epsilon": self.epsilon_budget,
+            "delta": self.delta,
+            "accountant": self.accountant,
+            "enabled": self.enabled,
+            "planned": {n: {"noise_multiplier": m.noise_multiplier, "sample_rate": m.sample_rate, "steps": m.steps}
+                        for n, m in self._planned.items()},
+        }
+        return _json_safe({
+            "format": _FORMAT,
+            "budget": budget,
+            "components": self.components(),
+            "total": self.total(),
+            "formal_guarantee": self.formal_guarantee(),
+            "guarantee_note": self.guarantee_note,
+            "violations": list(self._violations),
+            "notes": self.notes(),
+        })
+
+    def save(self, path) -> None:
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path) -> "PrivacyLedger":
+        try:
+            data = read_json(path)
+            budget = data["budget"]
+            ledger = cls(_float(budget["epsilon"]), _float(budget["delta"]), budget.get("accountant", "prv"),
+                         enabled=bool(budget.get("enabled", True)), guarantee_note=data.get("guarantee_note"))
+            for name, p in budget.get("planned", {}).items():
+                ledger.plan(name, _float(p["noise_multiplier"]), _float(p["sample_rate"]), int(p["steps"]))
+            for name, c in data.get("components", {}).items():
+                ledger._spent[name] = Mechanism(name, _float(c["noise_multiplier"]), _float(c["sample_rate"]),
+                                                int(c["steps"]))
+                ledger._extra[name] = {k: v for k, v in c.items() if k not in _CORE}
+            ledger._violations = list(data.get("violations", []))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise PrivacyError(f"{path}: not a readable privacy ledger ({type(exc).__name__}: {exc})") from None
+        return ledger
+
+    def __repr__(self) -> str:
+        return (f"PrivacyLedger(budget={self.epsilon_budget:g}, delta={self.delta:.3g}, accountant={self.accountant!r}, "
+                f"enabled={self.enabled}, planned={sorted(self._planned)}, spent={sorted(self._spent)})")
