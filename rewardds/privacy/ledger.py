@@ -182,10 +182,15 @@ class PrivacyLedger:
                 notes.append(f"component '{name}' ran without noise (noise multiplier 0): infinite epsilon")
         if self.enabled and self._spent:
             n = sum(1 for m in self._spent.values() if m.steps > 0)
-            notes.append(
-                f"epsilon composes all {n} DP-SGD runs (they train on the same private records) with the "
-                f"{self.accountant} accountant at delta={self.delta:.3g}; epsilon_basic_composition (the sum of "
-                "the per-component epsilons) is a valid but looser bound")
+            if self.formal_guarantee():
+                notes.append(
+                    f"epsilon composes all {n} DP-SGD runs (they train on the same private records) with the "
+                    f"{self.accountant} accountant at delta={self.delta:.3g}; epsilon_basic_composition (the sum "
+                    "of the per-component epsilons) is a valid but looser bound")
+            else:
+                notes.append(
+                    f"epsilon_dp_runs composes the {n} DP-SGD runs with the {self.accountant} accountant at "
+                    f"delta={self.delta:.3g}; it is NOT a guarantee of this release (see above)")
             notes.append("everything sampled from the DP models afterwards is post-processing and costs no budget")
         notes.extend(f"VIOLATION: {v}" for v in self._violations)
         return notes
