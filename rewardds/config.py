@@ -52,7 +52,7 @@ class TinyConfig:
     num_heads: int = 4
     intermediate_size: int = 256
     max_position: int = 512
-    pretrain_steps: int = 400
+    pretrain_steps: int = 300
     pretrain_batch_size: int = 16
     pretrain_lr: float = 3e-3
     seed: int = 0

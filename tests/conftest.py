@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,20 @@ def shared_data(name: str) -> Path:
             pytest.fail(f"{path} is missing in CI")
         pytest.skip(f"{path} not present")
     return path
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A real one-machine SLURM cluster (launchers/slurm_local.sh); skip without root, fail in CI."""
+    script = ROOT / "launchers" / "slurm_local.sh"
+    try:
+        proc = subprocess.run(["bash", str(script), "start"], capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        pytest.fail("launchers/slurm_local.sh start did not finish in 900 s")
+    if proc.returncode == 3:
+        msg = f"no SLURM and not root: {proc.stderr.strip()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the SLURM cluster cannot start ({msg})")
+        pytest.skip(msg)
+    assert proc.returncode == 0, f"slurm_local.sh start failed:\n{proc.stdout}\n{proc.stderr}"
+    yield

@@ -66,22 +66,6 @@ def _outputs(sweep: Path) -> dict[str, str]:
     return {p.parent.name: p.read_text().strip() for p in sorted(sweep.glob("*/out.txt"))}
 
 
-@pytest.fixture(scope="module")
-def slurm_cluster():
-    try:
-        proc = subprocess.run(["bash", str(SLURM_LOCAL), "start"], capture_output=True, text=True,
-                              timeout=900)
-    except subprocess.TimeoutExpired:
-        pytest.fail("launchers/slurm_local.sh start did not finish in 900 s")
-    if proc.returncode == 3:
-        msg = f"no SLURM and not root: {proc.stderr.strip()}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but the SLURM cluster cannot start ({msg})")
-        pytest.skip(msg)
-    assert proc.returncode == 0, f"slurm_local.sh start failed:\n{proc.stdout}\n{proc.stderr}"
-    yield
-
-
 @pytest.mark.slurm
 def test_slurm_launcher_runs_2x2_sweep(slurm_cluster, tmp_path: Path):
     # 1 CPU / 1 GB per job so the sweep fits a 1-2 core CI node; the rest is slurm.yaml's

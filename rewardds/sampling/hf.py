@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import torch
@@ -45,7 +46,8 @@ class HFSampler(Sampler):
         gen = torch.Generator(device=self.device).manual_seed(params.seed)
         torch.manual_seed(params.seed)
         ntok = 0
-        bar = tqdm(total=len(jobs), desc=desc, unit="seq", leave=False, mininterval=2.0)
+        bar = tqdm(total=len(jobs), desc=desc, unit="seq", leave=False, mininterval=2.0,
+                   disable=bool(os.environ.get("REWARDDS_NO_BAR")))
         for b in range(0, len(jobs), self.batch_size):
             chunk = jobs[b:b + self.batch_size]
             enc = self.tokenizer([p for _, p in chunk], return_tensors="pt", padding=True, add_special_tokens=False)

@@ -72,7 +72,8 @@ class CausalLMModule(TrainableModule):
         return token_losses(self.model, batch)
 
 
-def make_trainer(trainer_cfg, epochs: int, max_steps: int = -1, logger=None, callbacks=None, ckpt=False):
+def make_trainer(trainer_cfg, epochs: int, max_steps: int = -1, logger=None, callbacks=None, ckpt=False,
+                 steps_per_epoch: int | None = None):
     if trainer_cfg.num_threads:
         torch.set_num_threads(int(trainer_cfg.num_threads))
     return pl.Trainer(
@@ -80,7 +81,8 @@ def make_trainer(trainer_cfg, epochs: int, max_steps: int = -1, logger=None, cal
         precision=trainer_cfg.precision, logger=logger if logger is not None else False,
         enable_checkpointing=ckpt, enable_model_summary=False, use_distributed_sampler=False,
         num_sanity_val_steps=0, enable_progress_bar=trainer_cfg.enable_progress_bar and not os.environ.get("REWARDDS_NO_BAR"),
-        log_every_n_steps=trainer_cfg.log_every_n_steps, callbacks=callbacks or [], deterministic=trainer_cfg.deterministic,
+        log_every_n_steps=max(1, min(trainer_cfg.log_every_n_steps, steps_per_epoch or trainer_cfg.log_every_n_steps)),
+        callbacks=callbacks or [], deterministic=trainer_cfg.deterministic,
         gradient_clip_val=None, accumulate_grad_batches=1,
     )
 
@@ -97,6 +99,7 @@ def fit(module: TrainableModule, dataset, batch_size: int, epochs: int, trainer_
     log.info("%s: %d records, %d epochs, %d steps per epoch%s", desc, len(dataset), epochs, len(loader),
              " (DP-SGD, Poisson sampling)" if module.dp is not None else "")
     pl.seed_everything(seed, workers=True, verbose=False)
-    trainer = make_trainer(trainer_cfg, epochs, max_steps, logger=logger, callbacks=callbacks, ckpt=bool(callbacks))
+    trainer = make_trainer(trainer_cfg, epochs, max_steps, logger=logger, callbacks=callbacks, ckpt=bool(callbacks),
+                           steps_per_epoch=len(loader))
     trainer.fit(module, loader, ckpt_path=ckpt_path)
     return trainer
