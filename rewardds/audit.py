@@ -13,8 +13,9 @@ Two attacks on the one model the client trains first, the DP generation proxy
   ``exposure = log2(R + 1) - log2(rank)``. An untrained model gives a uniform
   rank; its expected exposure (the chance level) is
   ``log2(R + 1) - log2((R + 1)!) / (R + 1)`` (exact, ~1.44 for large R).
-* **Loss-based membership inference** (score = -NLL of the answer given the
-  prompt). ``mia_members`` private records are held out BEFORE training (the
+* **Loss-based membership inference** (score = minus the record's training
+  loss: mean NLL of its answer tokens given the prompt, encoded and truncated
+  exactly as in training). ``mia_members`` private records are held out BEFORE training (the
   non-members, same distribution); the members are ``mia_members`` of the
   records trained on. Reported: ROC AUC, TPR at FPR 1% / 10% and an empirical
   epsilon lower bound from Clopper-Pearson intervals (see :func:`eps_lower_bound`).
@@ -279,6 +280,28 @@ def _nll(model, tok, prompts: list[str], answers: list[str], max_length: int, ba
                           dtype=float)
 
 
+def _training_loss(model, tok, task: str, records: list[Record], max_length: int, loss_on: str,
+                   batch_size: int = 16) -> np.ndarray:
+    """Each record's loss exactly as training computed it (same encoding and truncation, mean NLL per
+    supervised token). Most demo records exceed ``max_length``: scoring them untruncated would mix in
+    answer tokens the model never saw."""
+    import torch
+
+    from rewardds import chat
+    from rewardds.training.lm import LMCollator, token_losses
+
+    examples = [chat.encode_example(tok, task, r.question, r.answer, max_length, loss_on) for r in records]
+    collate = LMCollator(tok.pad_token_id)
+    device = next(model.parameters()).device
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(examples), batch_size):
+            batch = collate(examples[i:i + batch_size])
+            batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+            out.extend(token_losses(model, batch).tolist())
+    return np.asarray(out, dtype=float)
+
+
 def _answer_tokens(tok, answers: list[str]) -> np.ndarray:
     eos = tok.eos_token or ""
     return np.asarray([len(tok(a + eos, add_special_tokens=False)["input_ids"]) for a in answers], dtype=float)
@@ -406,8 +429,7 @@ def run_audit(cfg: DictConfig, data: TaskData, plan: dict, ledger, run_dir: Path
         canary_auc = float(np.mean(np.sum(table[:, 1:] > table[:, :1], 1) + 0.5 * np.sum(table[:, 1:] == table[:, :1], 1)) / R)
 
         def mia_nll(records):
-            return _nll(model, tok, [chat.render_prompt(tok, task, r.question) for r in records],
-                        [r.answer for r in records], max_len)
+            return _training_loss(model, tok, task, records, max_len, acfg.gen_proxy.loss_on)
 
         m_nll, n_nll = mia_nll(mia_members), mia_nll(nonmembers)
         m_ok, n_ok = m_nll[np.isfinite(m_nll)], n_nll[np.isfinite(n_nll)]
@@ -470,7 +492,8 @@ def run_audit(cfg: DictConfig, data: TaskData, plan: dict, ledger, run_dir: Path
             },
             "mia": mia,
             "methods": {
-                "mia_score": "-(mean NLL per answer token given the chat prompt), per_example_nll",
+                "mia_score": ("-(training loss of the record): mean NLL per supervised token, same encoding and "
+                              "truncation as training (gen_proxy.loss_on, model.proxy.max_length)"),
                 "tpr_at_fpr": "largest empirical TPR over thresholds with empirical FPR <= level (step ROC, no "
                               "interpolation)",
                 "eps_lb": ("max over thresholds of log((TPR_low - delta) / FPR_high) and log((TNR_low - delta) / "

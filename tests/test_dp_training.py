@@ -47,14 +47,16 @@ def clipped_reference(model, per_record_loss, n_records, clip, expected_batch):
 
 @pytest.mark.parametrize("physical", [8, 2])
 @pytest.mark.parametrize("clip", [1e-3, 1e3])
-def test_lm_dp_gradient_equals_one_record_at_a_time(tok, physical, clip):
+@pytest.mark.parametrize("mode", ["hooks", "functorch", "ghost"])
+def test_lm_dp_gradient_equals_one_record_at_a_time(tok, physical, clip, mode):
     model = add_lora(tiny_llama(tok), LoraCfg)
     for n, p in trainable(model).items():  # make LoRA B non-zero so every LoRA weight gets gradient
         if "lora_B" in n:
             torch.nn.init.normal_(p, std=0.05)
     ref = copy.deepcopy(model)
     ex = lm_examples(tok)
-    dp = DPSettings(noise_multiplier=0.0, max_grad_norm=clip, sample_rate=0.5, num_records=10, physical_batch_size=physical)
+    dp = DPSettings(noise_multiplier=0.0, max_grad_norm=clip, sample_rate=0.5, num_records=10, physical_batch_size=physical,
+                    grad_sample_mode=mode)
     module = CausalLMModule(model, lr=0.0, pad_id=tok.pad_token_id, dp=dp)
     module.configure_optimizers()
     module._dp_step(LMCollator(tok.pad_token_id)(ex))
@@ -124,10 +126,12 @@ def test_reward_scores_ignore_padding(tok):
     torch.testing.assert_close(together, torch.tensor(alone), rtol=1e-4, atol=1e-5)
 
 
-def test_empty_poisson_batch_still_releases_noise(tok):
+@pytest.mark.parametrize("mode", ["hooks", "functorch", "ghost"])
+def test_empty_poisson_batch_still_releases_noise(tok, mode):
     model = add_lora(tiny_llama(tok), LoraCfg)
     before = {n: p.detach().clone() for n, p in trainable(model).items()}
-    dp = DPSettings(noise_multiplier=1.0, max_grad_norm=1.0, sample_rate=0.1, num_records=20, physical_batch_size=4)
+    dp = DPSettings(noise_multiplier=1.0, max_grad_norm=1.0, sample_rate=0.1, num_records=20, physical_batch_size=4,
+                    grad_sample_mode=mode)
     module = CausalLMModule(model, lr=0.1, pad_id=tok.pad_token_id, dp=dp)
     module.configure_optimizers()
     module._dp_step(LMCollator(tok.pad_token_id)([]))

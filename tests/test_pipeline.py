@@ -101,3 +101,18 @@ def test_no_private_text_leaves_the_client(run_pipeline, tmp_path, capfd):
             assert CANARY.encode() not in real.read_bytes(), f"canary leaked into {f}"
             assert b"Zorblax" not in real.read_bytes(), f"canary fragment leaked into {f}"
     assert scanned > 20
+
+
+def test_budget_guard_refuses_over_budget_stage_before_training(run_pipeline):
+    from rewardds.errors import PrivacyError
+
+    with pytest.raises(PrivacyError, match="gen_proxy"):
+        run_pipeline(SMOKE + ["dp.epsilon=1", "dp.noise_multiplier=0.3"], name="over")
+
+
+def test_paper_mode_runs_and_says_there_is_no_guarantee(run_pipeline):
+    _, run_dir = run_pipeline(SMOKE + ["privacy.mode=paper", "privacy.nondp_proxy_pairs=true"], name="paper")
+    privacy = read_json(run_dir / "privacy.json")
+    assert privacy["formal_guarantee"] is False
+    assert privacy["total"]["epsilon"] == "inf"
+    assert "non-private" in " ".join(privacy["notes"] + [privacy.get("guarantee_note") or ""])

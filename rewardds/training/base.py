@@ -124,15 +124,14 @@ class TrainableModule(pl.LightningModule):
         params = self.trainable_parameters()
         opt.zero_grad(set_to_none=True)
         if batch["num_records"] == 0:
-            dpmod.empty_grad_samples(params)
+            dpmod.zero_contribution(params)
             opt.step()
             return None
         chunks = self._chunks(batch)
         total = 0.0
         for i, chunk in enumerate(chunks):
             if chunk["input_ids"].shape[0] == 0:  # records that yield no rows contribute zero gradient
-                for p in params:
-                    p.grad_sample = torch.zeros((int(chunk["num_records"]), *p.shape), dtype=p.dtype, device=p.device)
+                dpmod.zero_contribution(params, int(chunk["num_records"]))
                 losses = torch.zeros(int(chunk["num_records"]))
             else:
                 losses = self.record_losses(chunk)

@@ -73,10 +73,13 @@ def sum_rows_per_record(params, record_of_row: torch.Tensor, num_records: int) -
         p.grad_sample = agg
 
 
-def empty_grad_samples(params) -> None:
-    """An empty Poisson batch: no record contributes, the step is pure noise."""
+def zero_contribution(params, num_records: int = 0) -> None:
+    """Records that add nothing (an empty Poisson batch, or records without rows):
+    zero per-sample gradients (hooks/functorch) and a zero summed gradient (ghost),
+    so the optimizer step still adds its noise."""
     for p in params:
-        p.grad_sample = torch.zeros((0, *p.shape), dtype=p.dtype, device=p.device)
+        p.grad_sample = torch.zeros((num_records, *p.shape), dtype=p.dtype, device=p.device)
+        p.grad = torch.zeros_like(p)
 
 
 def poisson_loader(dataset, sample_rate: float, collate_fn, seed: int):
