@@ -44,7 +44,7 @@ def load_causal_lm(path, dtype: str = "float32", adapter: str | Path | None = No
     return model
 
 
-def add_lora(model, lora_cfg, task_type: str = "CAUSAL_LM", modules_to_save=None):
+def add_lora(model, lora_cfg, task_type: str = "CAUSAL_LM", modules_to_save=None, seed: int | None = None):
     """Wrap ``model`` with fresh LoRA adapters; everything else is frozen.
 
     Call after the model is on its final device (an opacus+peft report shows
@@ -52,8 +52,26 @@ def add_lora(model, lora_cfg, task_type: str = "CAUSAL_LM", modules_to_save=None
     """
     from peft import LoraConfig, get_peft_model
 
+    if seed is not None:  # LoRA init draws from the global RNG: fix it so artefacts are reproducible
+        torch.manual_seed(seed)
     config = LoraConfig(
         r=lora_cfg.r, lora_alpha=lora_cfg.alpha, lora_dropout=lora_cfg.dropout,
         target_modules=list(lora_cfg.target_modules), task_type=task_type, modules_to_save=modules_to_save,
     )
     return get_peft_model(model, config)
+
+
+def save_adapter(model, out_dir) -> None:
+    """``save_pretrained`` without machine-specific content: the adapter's bytes
+    depend only on its weights and settings, so cache digests are reproducible."""
+    import json
+
+    out_dir = Path(out_dir)
+    model.save_pretrained(str(out_dir))
+    cfg_path = out_dir / "adapter_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["base_model_name_or_path"] = None  # an absolute path into this machine's cache
+    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True))
+    readme = out_dir / "README.md"
+    if readme.exists():
+        readme.unlink()

@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from rewardds import chat
 from rewardds.io import write_json
-from rewardds.models.loading import add_lora, load_causal_lm, load_tokenizer
+from rewardds.models.loading import add_lora, load_causal_lm, load_tokenizer, save_adapter
 from rewardds.stages.context import Context
 from rewardds.training.dp import DPSettings
 from rewardds.training.lm import CausalLMModule, LMDataset, fit
@@ -38,13 +38,13 @@ def train_lm_on_records(ctx: Context, base: Path, records, out: Path, stage: str
     spec = ctx.cfg.model.proxy
     tok = load_tokenizer(base)
     model = load_causal_lm(base, spec.dtype).to(ctx.device)  # move before LoRA (opacus+peft device bug)
-    model = add_lora(model, ctx.cfg.model.lora)
+    model = add_lora(model, ctx.cfg.model.lora, seed=ctx.cfg.seed + seed_offset)
     examples = [chat.encode_example(tok, ctx.task, r.question, r.answer, spec.max_length, loss_on) for r in records]
     module = CausalLMModule(model, lr=spec.lr, pad_id=tok.pad_token_id, dp=dp, seed=ctx.cfg.seed + seed_offset,
                             warmup_steps=0)
     fit(module, LMDataset(examples), batch_size=train_cfg.batch_size, epochs=train_cfg.epochs,
         trainer_cfg=ctx.cfg.trainer, desc=stage, seed=ctx.cfg.seed + seed_offset, logger=ctx.tracker.lightning_logger(stage))
-    model.save_pretrained(out / "adapter")
+    save_adapter(model, out / "adapter")
     return module
 
 

@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 
 from rewardds import chat
 from rewardds.io import write_json
+from rewardds.models.loading import save_adapter
 from rewardds.sampling import SamplingParams, build_sampler
 from rewardds.stages.context import Context
 from rewardds.stages.gen_proxy import component_record, dp_key, dp_settings, train_lm_on_records
@@ -76,13 +77,13 @@ def run(ctx: Context) -> Path:
                   for c, r in pairs] for i, pairs in enumerate(texts)]
         dataset = PairDataset(items)
         dp = dp_settings(ctx, name, cfg.reward_proxy)
-        model = build_reward_model(base, cfg.model.proxy.dtype, cfg.model.lora, tok.pad_token_id)
+        model = build_reward_model(base, cfg.model.proxy.dtype, cfg.model.lora, tok.pad_token_id, seed=cfg.seed + 1)
         model.to(ctx.device)
         module = RewardModule(model, lr=cfg.model.proxy.lr, pad_id=tok.pad_token_id, dp=dp, seed=cfg.seed + 1)
         fit(module, dataset, batch_size=cfg.reward_proxy.batch_size, epochs=cfg.reward_proxy.epochs,
             trainer_cfg=cfg.trainer, desc=name, seed=cfg.seed + 1, collate=PairCollator(tok.pad_token_id),
             logger=ctx.tracker.lightning_logger(name))
-        model.save_pretrained(out / "adapter")
+        save_adapter(model, out / "adapter")
         rec = component_record(ctx, name, module, dp)
         rec["pairs"] = sum(len(p) for p in items)
         rec["records_with_pairs"] = sum(1 for p in items if p)

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from rewardds import chat
 from rewardds.io import read_jsonl, write_json
-from rewardds.models.loading import add_lora, load_causal_lm, load_tokenizer
+from rewardds.models.loading import add_lora, load_causal_lm, load_tokenizer, save_adapter
 from rewardds.stages.context import Context
 from rewardds.training.lm import CausalLMModule, LMDataset, fit
 
@@ -28,7 +28,7 @@ def run(ctx: Context, rnd: int) -> Path:
         examples = [chat.encode_example(tok, ctx.task, it["question"], it["chosen"], spec.max_length) for it in pool]
         model = load_causal_lm(base, spec.dtype).to(ctx.device)
         if rnd == 1:
-            model = add_lora(model, cfg.model.lora)
+            model = add_lora(model, cfg.model.lora, seed=cfg.seed + 31)
         else:
             from peft import PeftModel
 
@@ -37,7 +37,7 @@ def run(ctx: Context, rnd: int) -> Path:
         module = CausalLMModule(model, lr=spec.lr, pad_id=tok.pad_token_id, seed=cfg.seed + 31 * rnd)
         fit(module, LMDataset(examples), batch_size=cfg.target.batch_size, epochs=epochs, trainer_cfg=cfg.trainer,
             desc=f"target round {rnd}", seed=cfg.seed + 31 * rnd, logger=ctx.tracker.lightning_logger(name))
-        model.save_pretrained(out / "adapter")
+        save_adapter(model, out / "adapter")
         info = {"round": rnd, "examples": len(examples), "epochs": epochs, "steps": module.steps_taken}
         write_json(out / "info.json", info)
         return info

@@ -77,15 +77,16 @@ class RewardModule(TrainableModule):
         return total / count.clamp(min=1.0)
 
 
-def build_reward_model(base_dir, dtype, lora_cfg, pad_id: int):
+def build_reward_model(base_dir, dtype, lora_cfg, pad_id: int, seed: int = 0):
     """Sequence-classification head (1 output) on the proxy's base LM, LoRA-adapted."""
     from transformers import AutoModelForSequenceClassification
 
     from rewardds.models.loading import add_lora, torch_dtype
 
+    torch.manual_seed(seed)  # the new score head is drawn from the global RNG
     model = AutoModelForSequenceClassification.from_pretrained(str(base_dir), num_labels=1, dtype=torch_dtype(dtype))
     model.config.pad_token_id = pad_id
-    return add_lora(model, lora_cfg, task_type="SEQ_CLS")
+    return add_lora(model, lora_cfg, task_type="SEQ_CLS", seed=seed)
 
 
 @torch.no_grad()
