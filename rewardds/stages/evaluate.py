@@ -53,6 +53,11 @@ def evaluate_model(ctx: Context, base: Path, adapter: Path | None, label: str, o
 
         model = PeftModel.from_pretrained(model, str(adapter))
     result["ppl"] = M.answer_perplexity(model.eval(), tok, prompts, [r.answer for r in test])
+    if ev.judge:
+        from rewardds.eval.judge import load_judge, win_rate
+
+        judge, jtok = load_judge(ev.judge, ctx.device)
+        result.update(win_rate(judge, jtok, [r.question for r in test], preds, [r.answer for r in test]))
     if ctx.task == "code":
         from rewardds.eval.code_exec import evaluate_samples
 
