@@ -116,3 +116,19 @@ def test_paper_mode_runs_and_says_there_is_no_guarantee(run_pipeline):
     assert privacy["formal_guarantee"] is False
     assert privacy["total"]["epsilon"] == "inf"
     assert "non-private" in " ".join(privacy["notes"] + [privacy.get("guarantee_note") or ""])
+
+
+@pytest.mark.parametrize("task,folder", [("medical", "Medical_QA"), ("financial", "Financial_QA"),
+                                         ("code", "Code_Generation")])
+def test_real_rewardds_data_end_to_end(run_pipeline, task, folder):
+    from tests.conftest import shared_data
+
+    data = shared_data(folder)
+    metrics, run_dir = run_pipeline(SMOKE + [f"task={task}", f"task.data.dir={data}", "task.data.max_train=32",
+                                             "task.data.max_test=8"], name=f"real-{task}")
+    target = metrics["eval"]["target"]
+    assert target["n"] == 4 and 0 <= target["rougeL"] <= 1
+    if task == "code":
+        assert 0 <= target["pass@1"] <= 1
+    assert read_json(run_dir / "privacy.json")["total"]["delta"] == pytest.approx(1 / 32)
+    assert (run_dir / "metrics.md").exists()
