@@ -71,6 +71,9 @@ def save_adapter(model, out_dir) -> None:
     cfg_path = out_dir / "adapter_config.json"
     cfg = json.loads(cfg_path.read_text())
     cfg["base_model_name_or_path"] = None  # an absolute path into this machine's cache
+    for key in ("target_modules", "modules_to_save"):  # peft keeps sets: order varies per process
+        if isinstance(cfg.get(key), list):
+            cfg[key] = sorted(cfg[key])
     cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True))
     readme = out_dir / "README.md"
     if readme.exists():
