@@ -17,13 +17,13 @@ def quiet() -> None:
     for p in _PATTERNS:
         warnings.filterwarnings("ignore", message=p)
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero", "absl",
-                 "transformers.modeling_utils", "lightning_fabric"):
+                 "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         from transformers.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()
+        hf_logging.set_verbosity_error()  # also hides load reports of heads initialised on purpose (score)
         hf_logging.disable_progress_bar()
     except ImportError:
         pass
