@@ -179,8 +179,8 @@ def _pool_size(ctx):
 def _sampling_stats(ctx) -> dict:
     out = {}
     for stage in ("queries", "candidates"):
-        if stage in ctx.paths and (ctx.paths[stage] / "sampling.json").exists():
-            out[stage] = read_json(ctx.paths[stage] / "sampling.json")
+        if stage in ctx.paths and (ctx.paths[stage] / "sampling.stats.json").exists():
+            out[stage] = read_json(ctx.paths[stage] / "sampling.stats.json")
     return out
 
 

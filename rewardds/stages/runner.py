@@ -26,13 +26,19 @@ log = logging.getLogger(__name__)
 
 CODE_VERSION = "1"  # bump when a stage's outputs change meaning
 MANIFEST = "manifest.json"
+STATS_SUFFIX = ".stats.json"
 RESUME = "_resume"  # a stage's resumable state (Lightning checkpoints) inside its partial folder
 
 
 def digest_dir(path: Path) -> str:
-    """SHA-256 over a folder's files (relative names and contents), manifest excluded."""
+    """SHA-256 over a folder's artefacts (relative names and contents).
+
+    The manifest and ``*.stats.json`` files (timings, throughput: measurements of
+    this execution, not results) are left out, so equal results have equal digests.
+    """
     h = hashlib.sha256()
-    for f in sorted(p for p in Path(path).rglob("*") if p.is_file() and p.name != MANIFEST):
+    for f in sorted(p for p in Path(path).rglob("*")
+                    if p.is_file() and p.name != MANIFEST and not p.name.endswith(STATS_SUFFIX)):
         h.update(str(f.relative_to(path)).encode())
         with open(f, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):

@@ -75,7 +75,7 @@ def run_queries(ctx: Context) -> Path:
             raise RewarddsError("query synthesis produced no finished question; raise synthesis.query_max_new_tokens "
                                 "or synthesis.max_query_rounds")
         write_jsonl(out / "queries.jsonl", [{"id": f"q{i:05d}", "question": q} for i, q in enumerate(qs)])
-        write_json(out / "sampling.json", stats)
+        write_json(out / "sampling.stats.json", stats)
         return {"queries": len(qs), "tokens_per_second": stats["tokens_per_second"]}
 
     pool_fp = ctx.data.fingerprint("private" if cfg.privacy.mode == "paper" else "public")
@@ -108,7 +108,7 @@ def run_candidates(ctx: Context) -> Path:
             if kept:
                 rows.append({"id": q["id"], "question": q["question"], "candidates": kept})
         write_jsonl(out / "candidates.jsonl", rows)
-        write_json(out / "sampling.json", stats)
+        write_json(out / "sampling.stats.json", stats)
         return {"questions": len(rows), "candidates": sum(len(r["candidates"]) for r in rows), "unfinished_dropped": dropped,
                 "tokens_per_second": stats["tokens_per_second"]}
 
