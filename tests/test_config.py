@@ -65,7 +65,8 @@ def test_sweep_expansion():
     (["dp.epsilon=4,-1"], "dp.epsilon"),
     (["filter.keep_ratio=1.5"], "filter.keep_ratio"),
     (["privacy.nondp_proxy_pairs=true"], "privacy.nondp_proxy_pairs"),
-    (["dp.split={gen_proxy:1.0}"], "dp.split"),
+    (["dp.split.gen_proxy=0"], "dp.split"),
+    (["+dp.split.audit=1"], "dp.split"),
 ])
 def test_bad_overrides_are_refused_naming_the_key(overrides, needle):
     with pytest.raises(Exception) as info:
