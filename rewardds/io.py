@@ -40,6 +40,10 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def write_bytes(path, data: bytes) -> None:
+    _atomic_write_bytes(Path(path), data)
+
+
 def write_text(path, text: str) -> None:
     _atomic_write_bytes(Path(path), text.encode("utf-8"))
 

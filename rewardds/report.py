@@ -53,13 +53,12 @@ import math
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
-from rewardds.io import write_text
+from rewardds.io import write_bytes, write_text
 
 EPSILON_KEY = "dp.epsilon"
 MAIN_METRICS = ("rouge1", "rouge2", "rougeL", "bleu", "ppl", "pass@1")
@@ -604,23 +603,6 @@ def plot_png(rows: list[dict], metric: str | None) -> bytes:
         plt.close(fig)
 
 
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def write_report(sweep_dir, out_dir=None, metric: str = "rougeL") -> dict:
     """Collect the sweep and write report.md, report.csv and privacy_utility.png."""
     sweep_dir = Path(sweep_dir)
@@ -629,7 +611,7 @@ def write_report(sweep_dir, out_dir=None, metric: str = "rougeL") -> dict:
     chosen = choose_metric(rows, metric)
     paths = {"md": out / "report.md", "csv": out / "report.csv", "png": out / "privacy_utility.png"}
     write_text(paths["csv"], csv_text(rows))
-    _write_bytes_atomic(paths["png"], plot_png(rows, chosen))
+    write_bytes(paths["png"], plot_png(rows, chosen))
     write_text(paths["md"], markdown_text(rows, sweep_dir, chosen, paths["png"].name) + "\n")
     return {"rows": rows, "metric": chosen, "paths": paths}
 
