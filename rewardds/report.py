@@ -50,7 +50,6 @@ import csv
 import io
 import json
 import math
-import os
 import re
 import sys
 from pathlib import Path

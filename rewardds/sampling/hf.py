@@ -43,7 +43,6 @@ class HFSampler(Sampler):
         if params.greedy:
             jobs = [(i, p) for i, p in enumerate(prompts)]
         start = time.perf_counter()
-        gen = torch.Generator(device=self.device).manual_seed(params.seed)
         torch.manual_seed(params.seed)
         ntok = 0
         bar = tqdm(total=len(jobs), desc=desc, unit="seq", leave=False, mininterval=2.0,
