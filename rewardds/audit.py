@@ -280,6 +280,51 @@ def _nll(model, tok, prompts: list[str], answers: list[str], max_length: int, ba
                           dtype=float)
 
 
+def candidate_nll_sums(model, tok, prompt: str, answers: list[str], batch_size: int = 256) -> np.ndarray:
+    """Summed NLL (nats) of each answer (+ eos) after one shared prompt: the prompt runs once and its
+    key/value cache is reused for every batch of answers. Same encoding and scoring as
+    :func:`rewardds.eval.metrics.per_example_nll` (mean x answer tokens; checked at run time and in
+    the tests), several times faster when thousands of short answers share a long prompt."""
+    import copy
+
+    import torch
+
+    from rewardds.eval.metrics import _encode_pair
+
+    p_ids, _ = _encode_pair(tok, prompt, "")
+    enc = [_encode_pair(tok, prompt, a)[1] for a in answers]
+    device = next(model.parameters()).device
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    was_training = model.training
+    model.eval()
+    out = np.zeros(len(answers))
+    try:
+        with torch.no_grad():
+            first = model(input_ids=torch.tensor([p_ids], device=device), use_cache=True)
+            cache, last = first.past_key_values, first.logits[0, -1].float()
+            for start in range(0, len(enc), batch_size):
+                rows = enc[start:start + batch_size]
+                width = max(len(r) for r in rows)
+                ids = torch.full((len(rows), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(rows), len(p_ids) + width), dtype=torch.long)
+                mask[:, : len(p_ids)] = 1
+                for i, r in enumerate(rows):
+                    ids[i, : len(r)] = torch.tensor(r)
+                    mask[i, len(p_ids): len(p_ids) + len(r)] = 1
+                c = copy.deepcopy(cache)
+                c.batch_repeat_interleave(len(rows))
+                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=c,
+                               use_cache=True).logits.float()
+                # answer token j is predicted by the prompt's last position (j = 0) or answer position j - 1
+                pred = torch.cat([last.expand(len(rows), 1, -1), logits[:, :-1]], 1)
+                lp = torch.log_softmax(pred, -1).gather(-1, ids.to(device)[..., None])[..., 0]
+                valid = mask[:, len(p_ids):].to(device).float()
+                out[start:start + len(rows)] = (-(lp * valid).sum(1)).cpu().numpy()
+    finally:
+        model.train(was_training)
+    return out
+
+
 def _training_loss(model, tok, task: str, records: list[Record], max_length: int, loss_on: str,
                    batch_size: int = 16) -> np.ndarray:
     """Each record's loss exactly as training computed it (same encoding and truncation, mean NLL per
@@ -413,16 +458,18 @@ def run_audit(cfg: DictConfig, data: TaskData, plan: dict, ledger, run_dir: Path
         model.eval()
         max_len = int(acfg.model.proxy.max_length)
         R = int(a.num_references)
-        prompts, answers = [], []
+        # log-perplexity of the whole answer (summed NLL of its tokens): the secrets' token counts may differ
+        table = np.zeros((len(canaries), R + 1))
         for i, c in enumerate(canaries):
-            p = chat.render_prompt(tok, task, c.question(task))
-            for s in [c.secret] + reference_secrets(c, R, a.secret_digits, cfg.seed, i):
-                prompts.append(p)
-                answers.append(canary_answer(s))
-        # log-perplexity of the whole answer (mean NLL x answer tokens): the secrets' token counts may differ
-        nll = _nll(model, tok, prompts, answers, max_len, batch_size=64) * _answer_tokens(tok, answers)
-        table = nll.reshape(len(canaries), R + 1)
-        del prompts, answers
+            prompt = chat.render_prompt(tok, task, c.question(task))
+            answers = [canary_answer(x) for x in [c.secret] + reference_secrets(c, R, a.secret_digits, cfg.seed, i)]
+            table[i] = candidate_nll_sums(model, tok, prompt, answers)
+            if i == 0:  # the cached scorer must agree with the shared per_example_nll
+                k = min(8, len(answers))
+                ref = _nll(model, tok, [prompt] * k, answers[:k], max_len) * _answer_tokens(tok, answers[:k])
+                if not np.allclose(ref, table[i, :k], rtol=1e-3, atol=1e-3):
+                    raise RuntimeError(f"cached canary scoring disagrees with per_example_nll: "
+                                       f"max diff {np.max(np.abs(ref - table[i, :k])):.3g}")
         ranks, exps = exposure_table(table)
         null = exposure_null(R, len(canaries), seed=cfg.seed)
         true_rank, ref_rank = candidate_ranks(table)
@@ -477,7 +524,8 @@ def run_audit(cfg: DictConfig, data: TaskData, plan: dict, ledger, run_dir: Path
                 "chance_mean": exposure_chance(R), "chance_mean_q95": null["mean_q95"],
                 "chance_max_expected": null["max_expected"], "chance_max_q95": null["max_q95"],
                 "rank1_fraction": float(np.mean(ranks == 1)),
-                "log_perplexity": "summed NLL (nats) of the answer tokens + eos given the chat prompt",
+                "log_perplexity": ("summed NLL (nats) of the answer tokens + eos given the chat prompt (= per_example_nll x "
+                                   "answer tokens; the prompt's KV cache is reused)"),
                 "chance_method": (f"chance_mean exact: log2(R+1) - log2((R+1)!)/(R+1) for a uniform rank; "
                                   f"q95 of the mean / max over {len(canaries)} canaries by simulation "
                                   f"({null['simulations']} draws, uniform ranks)"),

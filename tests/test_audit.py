@@ -44,6 +44,22 @@ def test_candidate_ranks_rank_true_and_references_in_one_set():
     assert ref_r.tolist() == [3, 2, 2, 1]
 
 
+def test_cached_candidate_scoring_equals_per_example_nll():
+    from rewardds import chat
+    from rewardds.eval.metrics import per_example_nll
+    from rewardds.models.loading import add_lora
+    from tests.helpers import LoraCfg, tiny_llama, tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    model = add_lora(tiny_llama(tok), LoraCfg)
+    prompt = chat.render_prompt(tok, "medical", "What is the PIN code of patient Kalo Renmi?")
+    answers = [audit.canary_answer(s) for s in ("123456", "000000", "987654", "12", "5555555555")]  # ragged
+    got = audit.candidate_nll_sums(model, tok, prompt, answers, batch_size=2)
+    counts = [len(tok(a + tok.eos_token, add_special_tokens=False)["input_ids"]) for a in answers]
+    want = np.asarray(per_example_nll(model, tok, [prompt] * len(answers), answers)) * counts
+    assert np.allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
 # --------------------------------------------------------------------------- MIA statistics
 
 
