@@ -490,7 +490,7 @@ def run_audit(cfg: DictConfig, data: TaskData, plan: dict, ledger, run_dir: Path
             "eps_lb": eps_lower_bound(-m_ok, -n_ok, delta),
             "member_nll_mean": float(m_ok.mean()) if len(m_ok) else None,
             "nonmember_nll_mean": float(n_ok.mean()) if len(n_ok) else None,
-            "members_scored": int(len(m_ok)), "nonmembers_scored": int(len(n_ok)),
+            "members_scored": len(m_ok), "nonmembers_scored": len(n_ok),
             "unscored": int(len(m_nll) - len(m_ok) + len(n_nll) - len(n_ok)),
         }
         result = {
@@ -552,9 +552,9 @@ def run_audit(cfg: DictConfig, data: TaskData, plan: dict, ledger, run_dir: Path
                          "total": round(time.perf_counter() - t0, 2)},
             "notes": [
                 "only the generation proxy is trained and audited; the reward proxy is not part of the audit",
-                f"the DP plan is computed for the {n_train} records trained on (members + canary copies); the "
-                "generation proxy gets its dp.split share of the release budget, so its epsilon is below "
-                "dp.epsilon; privacy.json records it alone",
+                (f"the DP plan is computed for the {n_train} records trained on (members + canary copies); the "
+                 "generation proxy gets its dp.split share of the release budget, so its epsilon is below "
+                 "dp.epsilon; privacy.json records it alone"),
                 "canary secrets appear only as SHA-256 hashes (low entropy: not a protection, a habit)",
             ] + (["dp.enabled=false: no formal guarantee (epsilon inf)"] if not acfg.dp.enabled else []),
         }
