@@ -6,7 +6,7 @@ import os
 import warnings
 
 _PATTERNS = (
-    ".*srun.*", ".*LeafSpec.*", ".*litlogger.*", ".*logging interval.*", ".*modules? in eval mode.*",
+    ".*in eval mode at the start of training.*",
     ".*does not have many workers.*", ".*Full backward hook is firing.*", ".*Secure RNG turned off.*",
     ".*Optimal order is the largest alpha.*", ".*torch.nn.utils.weight_norm.*", ".*right-padding was detected.*",
     ".*Using a non-full backward hook.*", ".*PRNG.*", ".*TypedStorage is deprecated.*",
