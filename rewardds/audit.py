@@ -44,7 +44,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from rewardds.errors import ConfigError
-from rewardds.io import read_json, write_json, write_text
+from rewardds.io import json_safe, read_json, write_json, write_text
 from rewardds.records import Record, TaskData
 
 log = logging.getLogger(__name__)
@@ -558,7 +558,7 @@ def run_audit(cfg: DictConfig, data: TaskData, plan: dict, ledger, run_dir: Path
                 "canary secrets appear only as SHA-256 hashes (low entropy: not a protection, a habit)",
             ] + (["dp.enabled=false: no formal guarantee (epsilon inf)"] if not acfg.dp.enabled else []),
         }
-        write_json(run_dir / "audit.json", _json_safe(result))
+        write_json(run_dir / "audit.json", json_safe(result))
         write_text(run_dir / "audit.md", _markdown(result))
         tracker.summary({"audit": {"exposure_mean": result["exposure"]["mean"], "mia_auc": mia["auc"],
                                    "mia_eps_lb": mia["eps_lb"]["eps_lb"]}})
@@ -569,18 +569,6 @@ def run_audit(cfg: DictConfig, data: TaskData, plan: dict, ledger, run_dir: Path
         return result
     finally:
         tracker.finish()
-
-
-def _json_safe(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _json_safe(obj.item())
-    return obj
 
 
 def _fmt(v, nd: int = 3) -> str:

@@ -6,6 +6,7 @@ into place, so a job killed mid-write never leaves a half-written file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -78,6 +79,19 @@ def read_jsonl(path) -> Iterator[dict]:
             if not isinstance(obj, dict):
                 raise DataError(path, "expected a JSON object", line=lineno)
             yield obj
+
+
+def json_safe(obj: Any) -> Any:
+    """inf / nan -> "inf" / "-inf" / "nan" (JSON has no such numbers); numpy scalars -> Python."""
+    if hasattr(obj, "item") and not isinstance(obj, (dict, list, tuple)) and getattr(obj, "shape", None) == ():
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def _default(obj: Any) -> Any:

@@ -23,23 +23,12 @@ import numbers
 from typing import Any
 
 from rewardds.errors import PrivacyError
-from rewardds.io import read_json, write_json
+from rewardds.io import json_safe, read_json, write_json
 from rewardds.privacy.accounting import ACCOUNTANTS, Mechanism, epsilon
 
 BUDGET_RTOL = 1e-3  # relative slack on the budget (accountant precision)
 _CORE = ("noise_multiplier", "sample_rate", "steps", "epsilon", "delta")
 _FORMAT = 1
-
-
-def _json_safe(obj: Any) -> Any:
-    """inf / nan -> "inf" / "-inf" / "nan" (JSON has no such numbers)."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
 
 
 def _float(value: Any) -> float:
@@ -204,7 +193,7 @@ class PrivacyLedger:
             "planned": {n: {"noise_multiplier": m.noise_multiplier, "sample_rate": m.sample_rate, "steps": m.steps}
                         for n, m in self._planned.items()},
         }
-        return _json_safe({
+        return json_safe({
             "format": _FORMAT,
             "budget": budget,
             "components": self.components(),
