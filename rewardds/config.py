@@ -116,7 +116,7 @@ class SynthesisConfig:
     answer_n: int = 6
     answer_temperature: float = 1.0
     answer_top_p: float = 0.7
-    answer_max_new_tokens: int = 96
+    answer_max_new_tokens: int = 256  # demo answers run to ~200 tokens: shorter budgets cut most of them
 
 
 @dataclass
@@ -134,7 +134,7 @@ class RefineConfig:
     temperature: float = 1.0
     top_p: float = 0.7
     critique_max_new_tokens: int = 48
-    rewrite_max_new_tokens: int = 96
+    rewrite_max_new_tokens: int = 256
 
 
 @dataclass
