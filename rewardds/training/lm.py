@@ -72,10 +72,23 @@ class CausalLMModule(TrainableModule):
         return token_losses(self.model, batch)
 
 
+def cpu_threads(configured: int | None) -> int:
+    """Torch threads: the configured number, else the CPUs this job was given (SLURM
+    allocation or CPU affinity), not every core of a node shared with other jobs."""
+    if configured:
+        return int(configured)
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK")
+    if slurm and slurm.isdigit():
+        return max(1, int(slurm))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def make_trainer(trainer_cfg, epochs: int, max_steps: int = -1, logger=None, callbacks=None, ckpt=False,
                  steps_per_epoch: int | None = None):
-    if trainer_cfg.num_threads:
-        torch.set_num_threads(int(trainer_cfg.num_threads))
+    torch.set_num_threads(cpu_threads(trainer_cfg.num_threads))
     return pl.Trainer(
         max_epochs=epochs, max_steps=max_steps, accelerator=trainer_cfg.accelerator, devices=trainer_cfg.devices,
         precision=trainer_cfg.precision, logger=logger if logger is not None else False,
