@@ -71,7 +71,7 @@ class ModelConfig:
     name: str = "tiny"
     proxy: LMConfig = field(default_factory=LMConfig)  # base of both client proxies
     target: LMConfig = field(default_factory=LMConfig)  # the server's model
-    reward_backbone: str = "proxy"  # proxy (LM + scalar head) | minilm
+    reward_backbone: str = "proxy"  # the proxy LM with a scalar head (the only backbone so far)
     tiny: TinyConfig = field(default_factory=TinyConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
 
@@ -249,7 +249,7 @@ _CHOICES = {
     "sampler.backend": ("hf", "vllm"),
     "logger.backend": ("csv", "tensorboard", "wandb"),
     "logger.mode": ("offline", "online", "disabled"),
-    "model.reward_backbone": ("proxy", "minilm"),
+    "model.reward_backbone": ("proxy",),
     "gen_proxy.loss_on": ("answer", "all"),
     "audit.name": ("none", "canary"),
     "task.data.format": ("auto", "rewardds", "jsonl", "json", "hf"),
