@@ -64,21 +64,37 @@ def write_jsonl(path, rows: Iterable[dict]) -> int:
     return len(lines)
 
 
-def read_jsonl(path) -> Iterator[dict]:
-    """Yield the JSON object on each non-blank line; a bad line raises DataError."""
+def json_type_name(v) -> str:
+    """How a JSON value's type reads in an error message."""
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
+
+
+def iter_jsonl(path, text: str | None = None, hint: str = "") -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for each non-blank line; a bad line raises DataError
+    naming file and line (``hint`` is appended to the message). ``text``: the file's
+    content when the caller has already read it."""
     from rewardds.errors import DataError
 
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(path, f"malformed JSON ({exc.msg})", line=lineno) from None
-            if not isinstance(obj, dict):
-                raise DataError(path, "expected a JSON object", line=lineno)
-            yield obj
+    if text is None:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"malformed JSON ({exc.msg}){hint}", line=lineno) from None
+        if not isinstance(obj, dict):
+            raise DataError(path, f"expected a JSON object, got {json_type_name(obj)}{hint}", line=lineno)
+        yield lineno, obj
+
+
+def read_jsonl(path) -> Iterator[dict]:
+    """Yield the JSON object on each non-blank line; a bad line raises DataError."""
+    for _, obj in iter_jsonl(path):
+        yield obj
 
 
 def json_safe(obj: Any) -> Any:

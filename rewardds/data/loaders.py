@@ -27,6 +27,7 @@ from typing import Any, Iterator
 
 from rewardds.errors import ConfigError, DataError
 from rewardds.records import Record, TaskData
+from rewardds.io import iter_jsonl, json_type_name
 
 log = logging.getLogger(__name__)
 
@@ -182,22 +183,7 @@ def _iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict]]:
         # fmt=json on a file that starts with '{' is read as JSON lines: the
         # RewardDS files are named *.json but hold one object per line.
         hint = "; the file looks like a JSON array, use format=json or auto" if first == "[" else ""
-        yield from _iter_jsonl(path, text, hint)
-
-
-def _iter_jsonl(path: Path, text: str, hint: str = "") -> Iterator[tuple[int, dict]]:
-    # Same rules and messages as rewardds.io.read_jsonl, which does not report
-    # the line number of the records it yields (we need it for ids and errors).
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"malformed JSON ({exc.msg}){hint}", line=lineno) from None
-        if not isinstance(obj, dict):
-            raise DataError(path, f"expected a JSON object, got {_type_name(obj)}{hint}", line=lineno)
-        yield lineno, obj
+        yield from iter_jsonl(path, text, hint)
 
 
 def _iter_array(path: Path, text: str) -> Iterator[tuple[int, dict]]:
@@ -232,7 +218,7 @@ def _iter_array(path: Path, text: str) -> Iterator[tuple[int, dict]]:
         except json.JSONDecodeError as exc:
             raise DataError(path, f"malformed JSON ({exc.msg})", line=exc.lineno) from None
         if not isinstance(obj, dict):
-            raise DataError(path, f"expected a JSON object, got {_type_name(obj)}", line=start_line)
+            raise DataError(path, f"expected a JSON object, got {json_type_name(obj)}", line=start_line)
         yield start_line, obj
         i = skip(i)
         if i < n and text[i] == ",":
@@ -294,7 +280,7 @@ def _record_id(obj: dict, path, line: int, stem: str) -> str:
     if sid is None:
         return f"{stem}-{line}"
     if isinstance(sid, bool) or not isinstance(sid, (int, str)):
-        raise DataError(path, f"field 'seq_id' must be an integer or a string, got {_type_name(sid)}", line=line)
+        raise DataError(path, f"field 'seq_id' must be an integer or a string, got {json_type_name(sid)}", line=line)
     if isinstance(sid, str) and not sid.strip():
         raise DataError(path, "field 'seq_id' is empty", line=line)
     return str(sid).strip()
@@ -307,7 +293,7 @@ def _text(obj: dict, key: str, path, line: int, required: bool = True, allow_emp
             raise DataError(path, f"missing required field '{key}'", line=line)
         return ""
     if not isinstance(value, str):
-        raise DataError(path, f"field '{key}' must be a string, got {_type_name(value)}", line=line)
+        raise DataError(path, f"field '{key}' must be a string, got {json_type_name(value)}", line=line)
     if not allow_empty and not value.strip():
         raise DataError(path, f"field '{key}' is empty", line=line)
     return value
@@ -397,6 +383,3 @@ def _first_existing(folder: Path, names) -> Path | None:
     return next((folder / n for n in names if (folder / n).is_file()), None)
 
 
-def _type_name(v) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
