@@ -382,11 +382,10 @@ def _audit_cfg(cfg: DictConfig) -> DictConfig:
     return acfg
 
 
-def run_audit(cfg: DictConfig, data: TaskData, plan: dict, ledger, run_dir: Path) -> dict:
+def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
     """Train the generation proxy on private records + canaries; measure exposure and MIA; write audit.json.
 
-    ``plan`` and ``ledger`` (built by the pipeline for all private records) are replaced by a
-    plan for the records this audit actually trains on.
+    The DP plan is made for the records this audit actually trains on.
     """
     from rewardds import chat
     from rewardds.models.loading import load_causal_lm, load_tokenizer

@@ -85,11 +85,11 @@ def run(cfg: DictConfig) -> dict:
     data = load_task_data(cfg.task)
     log.info("task %s: %d public, %d private, %d test records (%s)", cfg.task.name, len(data.public),
              len(data.private), len(data.test), data.source)
-    plan, ledger = privacy_plan(cfg, len(data.private))
-    if cfg.audit.name == "canary":
+    if cfg.audit.name == "canary":  # plans its own DP budget for the records it trains on
         from rewardds import audit
 
-        return audit.run_audit(cfg, data, plan, ledger, run_dir)
+        return audit.run_audit(cfg, data, run_dir)
+    plan, ledger = privacy_plan(cfg, len(data.private))
     ledger.save(run_dir / "privacy.json")
     runner = StageRunner(run_dir, Path(cfg.cache.dir) if cfg.cache.enabled else None)
     tracker = Tracker(cfg, run_dir)
