@@ -57,6 +57,7 @@ class StageRunner:
         self.run_dir = Path(run_dir)
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.records: list[dict] = []
+        self.current: str | None = None  # the stage being computed now
         (self.run_dir / "stages").mkdir(parents=True, exist_ok=True)
 
     def manifest_digest(self, out) -> str:
@@ -78,7 +79,14 @@ class StageRunner:
             with FileLock(str(home / f".{final.name}.lock")):
                 hit = (final / MANIFEST).exists()  # another job may have finished it while we waited
                 if not hit:
-                    self._compute(name, fn, final)
+                    self.current = name
+                    try:
+                        self._compute(name, fn, final)
+                    except BaseException as exc:  # noqa: BLE001 - annotated and re-raised
+                        exc.rewardds_stage = name  # run.py names the interrupted stage
+                        raise
+                    finally:
+                        self.current = None
         seconds = time.perf_counter() - start
         rec = {"stage": name, "key": key, "cache_hit": hit, "seconds": round(seconds, 3), "path": str(final)}
         self.records.append(rec)
