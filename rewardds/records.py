@@ -35,6 +35,11 @@ class TaskData:
     test: list[Record]
     source: str = "demo"
     extra: dict = field(default_factory=dict)
+    # What "the private data set" of the DP guarantee is, for privacy.json:
+    # {"source", "records", "subset", "deduplicated", "statement"}, JSON-safe, no
+    # paths, no non-DP statistics (see rewardds.data.loaders.describe_private_set).
+    # None when the TaskData was not built by the loader.
+    private_set: dict | None = None
 
     def fingerprint(self, split: str) -> str:
         """SHA-256 of a split's content: a cache key that reveals no text."""

@@ -184,6 +184,7 @@ def _bad(tmp_path, task, rows, name="bad.jsonl"):
         ("code", [{**CODE, "testcase": ["assert inc(1) == 2", 3]}], 1, "'testcase' must be a list of strings"),
         ("code", [{**CODE, "testcase": []}], 1, "'testcase' is empty"),
         ("code", [{**CODE, "entry_point": "my func"}], 1, "'entry_point' must be a Python identifier"),
+        ("code", [{**CODE, "entry_point": "def"}], 1, "'entry_point' must be a Python identifier"),
         ("code", [{**CODE, "seq_id": [1]}], 1, "'seq_id' must be an integer or a string"),
     ],
 )
@@ -197,7 +198,7 @@ def test_validation_errors_name_file_line_and_field(tmp_path, task, rows, line, 
 def test_duplicate_id_names_both_lines(tmp_path):
     err, msg = _bad(tmp_path, "code", [CODE, {**CODE, "seq_id": 12}, {**CODE, "seq_id": 11}])
     assert err.line == 3 and "bad.jsonl:3:" in msg
-    assert "duplicate id '11'" in msg and "line 1" in msg
+    assert msg.endswith("bad.jsonl:3: duplicate id: field 'seq_id' repeats the id of line 1")
 
 
 def test_missing_file(tmp_path):
@@ -339,7 +340,7 @@ def test_hf_format_local_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True, raising=False)
     d = tmp_path / "hfdata"
     d.mkdir()
-    write_lines(d / "train.jsonl", [CODE, {**CODE, "seq_id": 12}, {**CODE, "seq_id": 13}])
+    write_lines(d / "train.jsonl", [CODE] + [{**CODE, "seq_id": i, "instruction": f"Task {i}: add one."} for i in (12, 13)])
     write_lines(d / "test.jsonl", [{**CODE, "seq_id": 21}])
     td = load_task_data(task_cfg("code", format="hf", hf_name=str(d)))
     assert [r.id for r in td.private] == ["11", "12", "13"] and [r.id for r in td.test] == ["21"]
@@ -353,10 +354,13 @@ def test_hf_format_local_folder(tmp_path, monkeypatch):
 # The shared README counts 78 Code_Generation dev records, but dev.json holds 79:
 # its last line has no trailing newline, so `wc -l` reports one less (79 is also
 # the count in docs/method.md).
+# Code_Generation train.json holds 1497 lines but 1491 distinct records: 6 repeat
+# an earlier record's instruction, output and code (only the testcase list
+# differs) and are removed as duplicates of the private split.
 REAL = {
     "medical": ("Medical_QA", 3364, 112),
     "financial": ("Financial_QA", 1693, 18),
-    "code": ("Code_Generation", 1497, 79),
+    "code": ("Code_Generation", 1491, 79),
 }
 
 
@@ -381,3 +385,249 @@ def test_real_data_loads(task):
         for r in td.test:  # every dev task has a reference solution defining the entry point
             defs = {n.name for n in ast.walk(ast.parse(r.code)) if isinstance(n, ast.FunctionDef)}
             assert r.entry_point in defs and r.tests
+
+
+# ------------------------------------------------------------ empty inputs
+
+
+def _dir(tmp_path, train=20, test=6, dev=None, name="Medical_QA"):
+    """A RewardDS-layout folder; a split given as 0 is an empty file, None no file."""
+    d = tmp_path / name
+    d.mkdir()
+    for split, n in (("train", train), ("test", test), ("dev", dev)):
+        if n is not None:
+            write_lines(d / f"{split}.json", [{**MED, "input": f"{split} question {i}"} for i in range(n)])
+    return d
+
+
+@pytest.mark.parametrize("empty", ["train", "test", "dev"])
+def test_empty_split_file_is_refused(tmp_path, empty):
+    sizes = {"train": 20, "test": None if empty == "dev" else 6, "dev": None}
+    sizes[empty] = 0
+    d = _dir(tmp_path, **sizes)
+    with pytest.raises(DataError) as ei:
+        load_task_data(task_cfg("medical", dir=str(d)))
+    assert str(ei.value) == f"{d / (empty + '.json')}: no records"
+
+
+@pytest.mark.parametrize("content", ["", "\n  \n\n", "[]", "[\n]\n"])
+def test_file_without_records_is_refused(tmp_path, content):
+    p = tmp_path / "e.json"
+    p.write_text(content)
+    with pytest.raises(DataError) as ei:
+        load_records(p, "medical")
+    assert str(ei.value) == f"{p}: no records"
+
+
+def test_empty_public_corpus_is_refused(tmp_path):
+    # The tiny base model is pretrained on the public corpus: an empty one cannot train it.
+    d = _dir(tmp_path)
+    pub = tmp_path / "pub"
+    pub.mkdir()
+    (pub / "public.jsonl").write_text("")
+    with pytest.raises(DataError, match=r"public.jsonl: no records$"):
+        load_task_data(task_cfg("medical", dir=str(d), public_dir=str(pub)))
+
+
+def _hf_offline(tmp_path, monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_cache")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True, raising=False)
+    return datasets
+
+
+def test_hf_empty_split_is_refused(tmp_path, monkeypatch):
+    datasets = _hf_offline(tmp_path, monkeypatch)
+    d = tmp_path / "hfempty"
+    rows = datasets.Dataset.from_list([MED, {**MED, "input": "q2"}])
+    datasets.DatasetDict({"train": rows, "test": rows.filter(lambda r: False)}).save_to_disk(str(d))
+    with pytest.raises(DataError) as ei:
+        load_task_data(task_cfg("medical", format="hf", hf_name=str(d)))
+    assert str(ei.value) == f"{d}[test]: no records"
+
+
+# ------------------------------------------------------- odd field contents
+
+
+@pytest.mark.parametrize(
+    "testcase,index,detail",
+    [
+        (["assert inc(1) == 2", "", "assert inc((1) == 2"], 2, "SyntaxError at line 1"),
+        (["return inc(1) == 2"], 0, "SyntaxError at line 1"),  # ast.parse accepts it, compile does not
+        (["assert inc(1) == 2", "x = 1\n  assert inc(x) == 2"], 1, "IndentationError at line 2"),
+    ],
+)
+def test_testcase_that_is_not_python_is_refused(tmp_path, testcase, index, detail):
+    err, msg = _bad(tmp_path, "code", [CODE, {**CODE, "seq_id": 12, "testcase": testcase}])
+    assert err.line == 2
+    assert msg.endswith(f"bad.jsonl:2: field 'testcase[{index}]' is not valid Python ({detail})")
+
+
+def test_testcase_with_null_byte_is_refused(tmp_path):
+    err, msg = _bad(tmp_path, "code", [{**CODE, "testcase": ["assert inc(1) == 2\x00"]}])
+    assert err.line == 1 and "field 'testcase[0]' is not valid Python" in msg
+
+
+LONE = "\ud800"
+
+
+@pytest.mark.parametrize(
+    "task,row,field",
+    [
+        ("medical", {**MED, "input": f"I have a cough {LONE}."}, "input"),
+        ("medical", {**MED, "output": f"Rest {LONE}"}, "output"),
+        ("financial", {**FIN, "instruction": f"Answer {LONE}"}, "instruction"),
+        ("financial", {**FIN, "input": f"Save {LONE}?"}, "input"),
+        ("code", {**CODE, "instruction": f"Add one {LONE}"}, "instruction"),
+        ("code", {**CODE, "output": f"{CODE['output']}{LONE}"}, "output"),
+        ("code", {**CODE, "code": f"{CODE['code']}  # {LONE}"}, "code"),
+        ("code", {**CODE, "testcase": ["assert inc(1) == 2", f"assert inc(0) == 1  # {LONE}"]}, "testcase[1]"),
+        ("code", {**CODE, "seq_id": f"id{LONE}"}, "seq_id"),
+    ],
+)
+def test_lone_surrogate_is_refused(tmp_path, task, row, field):
+    base = {"medical": MED, "financial": FIN, "code": {**CODE, "seq_id": 1}}[task]
+    err, msg = _bad(tmp_path, task, [base, row])  # json.dumps writes the surrogate as a \ud800 escape
+    assert err.line == 2
+    assert msg.endswith(f"bad.jsonl:2: field '{field}' is not valid Unicode text (a lone surrogate such as \\ud800)")
+
+
+# ------------------------------------------------------------ deduplication
+
+
+def test_private_duplicates_are_removed_keeping_the_first(tmp_path, caplog):
+    d = tmp_path / "Financial_QA"
+    d.mkdir()
+    rows = [{**FIN, "input": f"question {i}", "output": f"answer {i}"} for i in range(4)]
+    dups = [
+        {**rows[1]},  # the same record again
+        {**rows[2], "input": "  question 2 ", "output": "answer 2\n"},  # same after stripping
+        {"instruction": f"{FIN['instruction']}\nquestion 3", "output": "answer 3"},  # same merged question
+    ] * 3
+    distinct_late = [{**rows[0], "output": "answer 0 (revised)"}, {**rows[0], "input": "question  0"}]
+    write_lines(d / "train.json", rows + dups + distinct_late)
+    write_lines(d / "test.json", [rows[0], rows[0]])
+    with caplog.at_level(logging.WARNING, logger="rewardds.data.loaders"):
+        td = load_task_data(task_cfg("financial", dir=str(d)))
+    assert [r.id for r in td.private] == ["train-1", "train-2", "train-3", "train-4", "train-14", "train-15"]
+    assert len({(r.question, r.answer) for r in td.private}) == len(td.private) == 6
+    assert len(td.test) == 2  # only the private split is the DP unit
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1
+    msg = warnings[0]
+    assert str(d / "train.json") in msg and "duplicate records removed" in msg
+    assert not re.search(r"\d", msg.replace(str(d / "train.json"), ""))  # no count, no line numbers
+
+
+def test_code_duplicates_differing_only_in_tests_are_one_record(tmp_path):
+    d = tmp_path / "Code_Generation"
+    d.mkdir()
+    write_lines(d / "train.json", [CODE, {**CODE, "seq_id": 12, "testcase": ["assert inc(5) == 6"]}, {**CODE, "seq_id": 13, "output": "other"}])
+    write_lines(d / "test.json", [{**CODE, "seq_id": 21}])
+    td = load_task_data(task_cfg("code", dir=str(d)))
+    assert [r.id for r in td.private] == ["11", "13"] and td.private[0].tests == tuple(CODE["testcase"])
+
+
+def test_subset_is_drawn_from_distinct_records(tmp_path):
+    d = _dir(tmp_path, train=10)
+    with (d / "train.json").open("a") as fh:
+        fh.write("".join(json.dumps({**MED, "input": f"train question {i}"}) + "\n" for i in range(10)))
+    td = load_task_data(task_cfg("medical", dir=str(d), max_train=12))
+    assert len(td.private) == 10 and td.extra["full_sizes"]["private"] == 10
+
+
+# ---------------------------------------------------- no values in errors
+
+MARK = "PATIENT Jane Doe HIV+"
+
+
+@pytest.mark.parametrize(
+    "task,rows",
+    [
+        ("code", [{**CODE, "entry_point": f"{MARK}"}]),
+        ("code", [{**CODE, "seq_id": MARK}, {**CODE, "seq_id": MARK}]),
+        ("code", [{**CODE, "seq_id": [MARK]}]),
+        ("code", [{**CODE, "testcase": [f"assert {MARK}"]}]),
+        ("code", [{**CODE, "testcase": [MARK, 3]}]),
+        ("code", [{**CODE, "testcase": f"assert {MARK}"}]),
+        ("medical", [{**MED, "input": f"{MARK} {LONE}"}]),
+        ("medical", [{**MED, "input": {"note": MARK}}]),
+        ("medical", [json.dumps(MARK)]),
+        ("medical", [f'{{"input": "{MARK}", "output": {MARK}}}']),
+    ],
+)
+def test_errors_do_not_quote_values(tmp_path, task, rows):
+    _, msg = _bad(tmp_path, task, rows)
+    assert MARK not in msg and "Jane" not in msg
+
+
+def test_json_array_errors_do_not_quote_values(tmp_path):
+    p = tmp_path / "bad.json"
+    for text in (f'[{json.dumps(MARK)}]', f'[{{"input": "{MARK}", "output": {MARK}}}]', f'[{json.dumps(MED)}, {MARK}]'):
+        p.write_text(text)
+        with pytest.raises(DataError) as ei:
+            load_records(p, "medical")
+        assert MARK not in str(ei.value) and "Jane" not in str(ei.value)
+
+
+def test_hf_load_error_does_not_quote_dataset_content(tmp_path, monkeypatch):
+    # A datasets message is unbounded: here it quotes text read from the folder;
+    # an arrow error can quote a record ("Failed to parse string: '...' as int64").
+    _hf_offline(tmp_path, monkeypatch)
+    d = tmp_path / "broken"
+    d.mkdir()
+    (d / "dataset_dict.json").write_text(json.dumps({"splits": ["Jane_Doe_HIV"]}))
+    with pytest.raises(DataError) as ei:
+        load_task_data(task_cfg("medical", format="hf", hf_name=str(d)))
+    msg = str(ei.value)
+    assert msg.startswith(f"{d}: could not load with datasets") and "Jane" not in msg
+
+
+# ------------------------------------------------------ the private set
+
+
+PRIVATE_SET_KEYS = {"source", "records", "subset", "deduplicated", "statement"}
+
+
+def test_private_set_demo():
+    ps = load_task_data(task_cfg("medical")).private_set
+    assert set(ps) == PRIVATE_SET_KEYS
+    assert ps["source"] == "demo:medical" and ps["records"] == COUNTS["private"]
+    assert ps["subset"] is None and ps["deduplicated"] is True
+    assert str(COUNTS["private"]) in ps["statement"]
+    assert json.loads(json.dumps(ps)) == ps
+
+
+def test_private_set_subset_names_file_not_path_nor_file_size(tmp_path):
+    d = _dir(tmp_path, train=37)
+    with (d / "train.json").open("a") as fh:  # 5 duplicates: 42 lines, 37 distinct
+        fh.write("".join(json.dumps({**MED, "input": f"train question {i}"}) + "\n" for i in range(5)))
+    td = load_task_data(task_cfg("medical", dir=str(d), max_train=10, seed=3))
+    ps = td.private_set
+    assert set(ps) == PRIVATE_SET_KEYS
+    assert ps["source"] == "train.json" and ps["records"] == len(td.private) == 10
+    assert ps["subset"] == {"max_train": 10, "seed": 3} and ps["deduplicated"] is True
+    text = json.dumps(ps)
+    assert str(tmp_path) not in text and "Medical_QA" not in text
+    assert not re.search(r"\b(37|42|5)\b", text)  # neither the file's size nor the duplicates
+    assert "10" in ps["statement"] and "train.json" in ps["statement"]
+
+
+def test_private_set_subset_is_config_only(tmp_path):
+    # max_train >= the file's size still reads as a subset: whether the file held
+    # more than max_train records is a statistic of the private data.
+    d = _dir(tmp_path, train=8)
+    ps = load_task_data(task_cfg("medical", dir=str(d), max_train=8, seed=1)).private_set
+    assert ps["records"] == 8 and ps["subset"] == {"max_train": 8, "seed": 1}
+    assert load_task_data(task_cfg("medical", dir=str(d))).private_set["subset"] is None
+
+
+def test_private_set_hf_names_folder_only(tmp_path, monkeypatch):
+    _hf_offline(tmp_path, monkeypatch)
+    d = tmp_path / "hfdata"
+    d.mkdir()
+    write_lines(d / "train.jsonl", [CODE, {**CODE, "seq_id": 12, "output": "other"}])
+    write_lines(d / "test.jsonl", [{**CODE, "seq_id": 21}])
+    ps = load_task_data(task_cfg("code", format="hf", hf_name=str(d))).private_set
+    assert ps["source"] == "hf:hfdata[train]" and ps["records"] == 2
+    assert str(tmp_path) not in json.dumps(ps)

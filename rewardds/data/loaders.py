@@ -14,11 +14,20 @@ Every file, whatever its layout on disk, becomes a list of :class:`Record`:
 
 Files are JSON lines (the RewardDS ``*.json`` files are JSON lines too) or one
 JSON array; ``format=auto`` tells them apart by the first non-blank character.
-Each problem is a :class:`DataError` naming the file and the line.
+Each problem is a :class:`DataError` naming the file, the line and the field,
+and what is wrong with it, never the value: the records are private, and an
+error message ends up in terminals, logs and W&B. A file without records is
+refused, as is text that is not valid Unicode (a lone surrogate such as the
+JSON escape ``\\ud800``) and a code test that does not compile.
+
+The private split is deduplicated (see :func:`dedupe`): record-level DP counts
+one record per distinct record, and ``TaskData.private_set`` says what that
+set is for ``privacy.json``.
 """
 from __future__ import annotations
 
 import json
+import keyword
 import logging
 import random
 import re
@@ -104,6 +113,7 @@ def load_task_data(task_cfg) -> TaskData:
         paths["test"] = f"{hf_name}[{test_split}]"
         extra["test_split"] = test_split
         source = f"hf:{hf_name}"
+        private_source = f"hf:{_public_name(str(hf_name))}[train]"
     elif data_dir is None:
         d = demo_dir(name)
         private = load_records(d / "private.jsonl", name)
@@ -111,6 +121,7 @@ def load_task_data(task_cfg) -> TaskData:
         paths["private"], paths["test"] = str(d / "private.jsonl"), str(d / "test.jsonl")
         extra["test_split"] = "test"
         source = "demo"
+        private_source = f"demo:{name}"
     else:
         d = Path(str(data_dir)).expanduser()
         if not d.is_dir():
@@ -130,6 +141,7 @@ def load_task_data(task_cfg) -> TaskData:
         test = load_records(test_file, name, fmt)
         paths["private"], paths["test"] = str(train_file), str(test_file)
         source = str(d)
+        private_source = train_file.name
 
     public_dir = _cfg(data, "public_dir")
     if public_dir is None:
@@ -148,13 +160,67 @@ def load_task_data(task_cfg) -> TaskData:
         public = load_records(public_file, name, "json" if fmt == "hf" else fmt)
     paths["public"] = str(public_file)
 
+    private, removed = dedupe(private)
+    if removed:
+        # Neither the count nor the lines: both are non-DP statistics of the private data.
+        log.warning("%s: duplicate records removed (record-level DP counts one record per distinct record); "
+                    "N below counts distinct records", paths["private"])
     splits = {"public": public, "private": private, "test": test}
+    # Sizes before subsampling (private: distinct records). Non-DP statistics of
+    # the private file: for the caller's checks only, never for a log or a release.
     extra["full_sizes"] = {k: len(v) for k, v in splits.items()}
     extra["paths"] = paths
     for split, limit in limits.items():
         splits[split] = subsample(splits[split], limit, seed, split)
+    private_set = describe_private_set(private_source, len(splits["private"]), limits["private"], seed)
     return TaskData(task=name, public=splits["public"], private=splits["private"], test=splits["test"],
-                    source=source, extra=extra)
+                    source=source, extra=extra, private_set=private_set)
+
+
+def dedupe(records: list[Record]) -> tuple[list[Record], bool]:
+    """The distinct records, first occurrence kept, in file order; and whether any were dropped.
+
+    Record-level DP protects one record; a record written twice would be one
+    person counted twice. Two records are duplicates when their ``question``
+    and ``answer`` are equal as the loader produced them: instruction and
+    input merged (a financial ``instruction``+``input`` pair equals the same
+    text in ``instruction`` alone), leading and trailing white space stripped,
+    the code task's "must be named" sentence appended; compared exactly (case
+    and inner white space count). The id (``seq_id`` or line) and, for code,
+    ``testcase`` and ``code`` are not compared: training sees question and
+    answer only, so records that differ only there are the same example.
+    """
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for r in records:
+        key = (r.question, r.answer)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out, len(out) != len(records)
+
+
+def describe_private_set(source: str, n: int, max_train: int | None, seed: int) -> dict:
+    """What "the private data set" of the DP guarantee is, for ``privacy.json``.
+
+    JSON-safe and free of non-DP statistics: ``source`` is a file name (no
+    folder: paths may hold user names) or ``demo:<task>`` / ``hf:<name>[train]``,
+    ``records`` is N, the number of records trained on (public in DP
+    accounting). ``subset`` depends on the config alone (``max_train`` set, even
+    when the file holds no more): whether the file held more records is a
+    statistic of the private data. The file's size and the number of duplicates
+    are not given. ``deduplicated`` is the loader's policy (always applied), not
+    whether duplicates were found.
+    """
+    subset = None if max_train is None else {"max_train": int(max_train), "seed": int(seed)}
+    statement = (f"The privacy guarantee covers the {n} records of the private set: the distinct records "
+                 f"of {source} (records with the same question and answer count once)")
+    if subset is not None:
+        statement += (f", of which a seeded random subset of at most {max_train} was drawn "
+                      f"(task.data.max_train={max_train}, task.data.seed={seed}). It is a guarantee "
+                      f"for the {n} records drawn, not for {source} as a whole: records not drawn were not "
+                      f"used, and which records are drawn depends on the file")
+    return {"source": source, "records": n, "subset": subset, "deduplicated": True, "statement": statement + "."}
 
 
 def subsample(records: list, k: int | None, seed: int, salt: str = "") -> list:
@@ -243,9 +309,12 @@ def _to_records(rows, task: str, path, stem: str) -> list[Record]:
     for line, obj in rows:
         rec = _to_record(obj, task, path, line, stem)
         if rec.id in seen:
-            raise DataError(path, f"duplicate id {rec.id!r} (first on line {seen[rec.id]})", line=line)
+            raise DataError(path, f"duplicate id: field 'seq_id' repeats the id of line {seen[rec.id]}", line=line)
         seen[rec.id] = line
         out.append(rec)
+    if not out:
+        # An empty split trains on nothing or scores nothing (ROUGE 0, ppl nan): refuse it.
+        raise DataError(path, "no records")
     return out
 
 
@@ -267,8 +336,8 @@ def _to_record(obj: dict, task: str, path, line: int, stem: str) -> Record:
     answer = _text(obj, "output", path, line).strip()
     code = _text(obj, "code", path, line)
     entry_point = _text(obj, "entry_point", path, line).strip()
-    if not entry_point.isidentifier():
-        raise DataError(path, f"field 'entry_point' must be a Python identifier, got {entry_point!r}", line=line)
+    if not entry_point.isidentifier() or keyword.iskeyword(entry_point):
+        raise DataError(path, "field 'entry_point' must be a Python identifier (a name a function can have)", line=line)
     tests = _tests(obj, path, line)
     if not re.search(rf"(?<![A-Za-z0-9_]){re.escape(entry_point)}(?![A-Za-z0-9_])", instruction):
         instruction = f"{instruction}\nThe function must be named `{entry_point}`."
@@ -283,6 +352,8 @@ def _record_id(obj: dict, path, line: int, stem: str) -> str:
         raise DataError(path, f"field 'seq_id' must be an integer or a string, got {json_type_name(sid)}", line=line)
     if isinstance(sid, str) and not sid.strip():
         raise DataError(path, "field 'seq_id' is empty", line=line)
+    if isinstance(sid, str):
+        _check_unicode(sid, "seq_id", path, line)
     return str(sid).strip()
 
 
@@ -296,7 +367,18 @@ def _text(obj: dict, key: str, path, line: int, required: bool = True, allow_emp
         raise DataError(path, f"field '{key}' must be a string, got {json_type_name(value)}", line=line)
     if not allow_empty and not value.strip():
         raise DataError(path, f"field '{key}' is empty", line=line)
+    _check_unicode(value, key, path, line)
     return value
+
+
+def _check_unicode(value: str, field: str, path, line: int) -> None:
+    """Refuse a lone surrogate: JSON's ``\\ud800`` escape parses, but the string is
+    not text (no UTF-8 encoding), so tokenizers and file writers fail on it later."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(path, f"field '{field}' is not valid Unicode text (a lone surrogate such as \\ud800)",
+                        line=line) from None
 
 
 def _tests(obj: dict, path, line: int) -> tuple[str, ...]:
@@ -308,10 +390,28 @@ def _tests(obj: dict, path, line: int) -> tuple[str, ...]:
     # Relaxed for the real data: 5 Code_Generation train records pad their
     # testcase list with empty strings. Blank entries are dropped; a record
     # needs at least one real test to be evaluable.
-    tests = tuple(t.strip() for t in value if t.strip())
+    tests = []
+    for i, t in enumerate(value):
+        field = f"testcase[{i}]"  # 0-based position in the file's list, blank entries included
+        _check_unicode(t, field, path, line)
+        if t.strip():
+            _check_python(t.strip(), field, path, line)
+            tests.append(t.strip())
     if not tests:
         raise DataError(path, "field 'testcase' is empty (no non-blank test)", line=line)
-    return tests
+    return tuple(tests)
+
+
+def _check_python(src: str, field: str, path, line: int) -> None:
+    """Refuse a test that does not compile: it would fail every answer, even the
+    reference solution. ``compile`` in 'exec' mode as the test runner does (it
+    also catches what ``ast.parse`` lets through, e.g. ``return`` at top level).
+    The compiler's message is not shown: it can quote the test's text."""
+    try:
+        compile(src, "<testcase>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        where = f" at line {exc.lineno}" if isinstance(exc, SyntaxError) and exc.lineno else ""
+        raise DataError(path, f"field '{field}' is not valid Python ({type(exc).__name__}{where})", line=line) from None
 
 
 # ----------------------------------------------------------------- HF datasets
@@ -335,7 +435,26 @@ def _hf_load(name: str):
     except DataError:
         raise
     except Exception as exc:  # datasets raises many types; one clear line for the user
-        raise DataError(name, f"could not load with datasets: {type(exc).__name__}: {exc}") from None
+        raise DataError(name, _hf_error(exc)) from None
+
+
+def _hf_error(exc: Exception) -> str:
+    """What went wrong in `datasets`, without its message: that message can quote
+    the data (an arrow conversion error names the value it could not convert)."""
+    if isinstance(exc, FileNotFoundError):
+        return ("could not load with datasets (FileNotFoundError): no such local dataset, or a folder "
+                "that is not a saved dataset, or not on the Hub (offline?)")
+    if isinstance(exc, ConnectionError):
+        return "could not load with datasets (ConnectionError): the Hub is not reachable; use a local path"
+    return (f"could not load with datasets ({type(exc).__name__}; its message is withheld as it may quote "
+            "records): check the dataset with the datasets library directly")
+
+
+def _public_name(hf_name: str) -> str:
+    """``hf_name`` as ``privacy.json`` may show it: a local path's last part only
+    (a folder above may hold a user name), a Hub id as it is."""
+    p = Path(hf_name).expanduser()
+    return p.name if p.exists() else hf_name
 
 
 def _hf_task(name: str, task: str) -> tuple[list[Record], list[Record], str]:
