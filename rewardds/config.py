@@ -80,13 +80,15 @@ class ModelConfig:
 class DPConfig:
     enabled: bool = True  # false trains the proxies without DP (audits, baselines): no guarantee
     epsilon: float = 8.0  # budget of the whole release (both proxies composed)
-    delta: Optional[float] = None  # None: 1/N for N private records
+    delta: Optional[float] = None  # None: min(1e-5, 1/(10 N)) for N private records; strict mode refuses >= 1/N
     max_grad_norm: float = 1.0
     accountant: str = "prv"  # prv (tight, default) | rdp
     noise_multiplier: Optional[float] = None  # set to skip calibration; still accounted and budget-checked
     split: Dict[str, float] = field(default_factory=lambda: {"gen_proxy": 0.5, "reward_proxy": 0.5})
     grad_sample_mode: str = "hooks"  # hooks | functorch | ghost
-    secure_mode: bool = False  # cryptographically secure noise (slower)
+    # false (default): DP noise and Poisson draws from the OS CSPRNG, never stored. true: seeded from
+    # `seed` so a run is bit-reproducible -- and privacy.json then reports NO formal guarantee.
+    reproducible_noise: bool = False
     epsilon_tolerance: float = 0.01
 
 

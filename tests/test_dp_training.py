@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from rewardds import chat
@@ -169,3 +170,40 @@ def test_ghost_refused_for_multi_row_records(tok):
     module = RewardModule(model, lr=0.0, pad_id=tok.pad_token_id, dp=dp)
     with pytest.raises(ConfigError, match="ghost"):
         module.configure_optimizers()
+
+
+@pytest.mark.parametrize("kind", ["lm", "reward"])
+def test_bf16_base_keeps_dp_state_fp32_and_every_clipped_norm_within_c(tok, kind):
+    """trainer=gpu runs bf16-true; clipping, summing and noising in bf16 let a clipped
+    per-record norm exceed C (measured 1.0034 C), so epsilon was under-reported."""
+    from rewardds.training.lm import LMDataset, fit
+
+    class T:  # the GPU trainer's precision, on CPU
+        accelerator, devices, precision, num_threads, deterministic = "cpu", 1, "bf16-true", None, False
+        log_every_n_steps, enable_progress_bar = 1, False
+
+    clip = 1e-2  # far below the raw gradient norms: every record is clipped
+    if kind == "lm":
+        model = add_lora(tiny_llama(tok).to(torch.bfloat16), LoraCfg)
+        data, collate = LMDataset(lm_examples(tok)[:1]), None
+        module_cls = CausalLMModule
+    else:
+        model, items = reward_setup(tok)
+        model.to(torch.bfloat16)
+        data, collate = [items[0]], PairCollator(tok.pad_token_id)
+        module_cls = RewardModule
+    dp = DPSettings(noise_multiplier=0.0, max_grad_norm=clip, sample_rate=1.0, num_records=1, physical_batch_size=1)
+    module = module_cls(model, lr=1e-3, pad_id=tok.pad_token_id, dp=dp)
+    norms, dtypes = [], set()
+
+    class Probe(pl.Callback):  # one record per step: summed_grad is that record's clipped gradient
+        def on_train_batch_end(self, trainer, pl_module, *args):
+            params = pl_module.trainable_parameters()
+            dtypes.update(str(p.summed_grad.dtype) for p in params)
+            dtypes.update(str(p.dtype) for p in params)
+            norms.append(float(torch.sqrt(sum((p.summed_grad.double() ** 2).sum() for p in params))))
+
+    fit(module, data, batch_size=1, epochs=4, trainer_cfg=T, desc="bf16", collate=collate, callbacks=[Probe()])
+    assert dtypes == {"torch.float32"}
+    assert len(norms) == 4 and all(n <= clip * (1 + 1e-6) for n in norms), norms
+    assert any(p.dtype == torch.bfloat16 for p in model.parameters() if not p.requires_grad)  # base stays bf16

@@ -13,21 +13,22 @@ from rewardds.training.dp import DPSettings
 from rewardds.training.lm import CausalLMModule, LMDataset, fit
 
 
-def dp_settings(ctx: Context, name: str, train_cfg) -> DPSettings | None:
+def dp_settings(ctx: Context, name: str, train_cfg, seed_offset: int = 0) -> DPSettings | None:
     if not ctx.cfg.dp.enabled:
         return None
     p = ctx.plan[name]
     return DPSettings(
         noise_multiplier=p["noise_multiplier"], max_grad_norm=ctx.cfg.dp.max_grad_norm, sample_rate=p["sample_rate"],
         num_records=p["num_records"], physical_batch_size=train_cfg.physical_batch_size,
-        grad_sample_mode=ctx.cfg.dp.grad_sample_mode, secure_mode=ctx.cfg.dp.secure_mode,
+        grad_sample_mode=ctx.cfg.dp.grad_sample_mode, delta=ctx.ledger.delta, accountant=ctx.cfg.dp.accountant,
+        reproducible_seed=ctx.cfg.seed + seed_offset if ctx.cfg.dp.reproducible_noise else None,
     )
 
 
 def dp_key(ctx: Context, name: str) -> dict:
     """The part of a DP stage's cache key that fixes its mechanism."""
     d = {"enabled": ctx.cfg.dp.enabled, "max_grad_norm": ctx.cfg.dp.max_grad_norm,
-         "grad_sample_mode": ctx.cfg.dp.grad_sample_mode}
+         "grad_sample_mode": ctx.cfg.dp.grad_sample_mode, "reproducible_noise": ctx.cfg.dp.reproducible_noise}
     if ctx.cfg.dp.enabled:
         d.update(ctx.plan[name])
     return d
@@ -49,7 +50,8 @@ def train_lm_on_records(ctx: Context, base: Path, records, out: Path, stage: str
 
 
 def component_record(ctx: Context, name: str, module, dp: DPSettings | None) -> dict:
-    rec = {"name": name, "dp": dp is not None, "steps": module.steps_taken, "records_seen": module.records_seen}
+    # Only the mechanism: counts of what was sampled or built from the records are non-DP statistics.
+    rec = {"name": name, "dp": dp is not None, "steps": module.steps_taken}
     if dp is not None:
         rec.update(noise_multiplier=dp.noise_multiplier, sample_rate=dp.sample_rate, max_grad_norm=dp.max_grad_norm,
                    planned_steps=ctx.plan[name]["steps"], grad_sample_mode=dp.grad_sample_mode)

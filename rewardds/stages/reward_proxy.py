@@ -3,7 +3,7 @@
 Pairs (chosen > rejected) per record: truth > base, truth > DP proxy, DP proxy >
 base; in privacy.mode=paper also truth > non-DP proxy and non-DP proxy > base.
 The pairs contain private text, so they are built in memory and never written;
-only counts leave this stage.
+not even their counts leave this stage (a non-DP statistic of the records).
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def run(ctx: Context) -> Path:
         items = [[(encode_reward_text(tok, ctx.task, q_text[i], c, L), encode_reward_text(tok, ctx.task, q_text[i], r, L))
                   for c, r in pairs] for i, pairs in enumerate(texts)]
         dataset = PairDataset(items)
-        dp = dp_settings(ctx, name, cfg.reward_proxy)
+        dp = dp_settings(ctx, name, cfg.reward_proxy, seed_offset=1)
         model = build_reward_model(base, cfg.model.proxy.dtype, cfg.model.lora, tok.pad_token_id, seed=cfg.seed + 1)
         model.to(ctx.device)
         module = RewardModule(model, lr=cfg.model.proxy.lr, pad_id=tok.pad_token_id, dp=dp, seed=cfg.seed + 1)
@@ -85,8 +85,6 @@ def run(ctx: Context) -> Path:
             logger=ctx.tracker.lightning_logger(name))
         save_adapter(model, out / "adapter")
         rec = component_record(ctx, name, module, dp)
-        rec["pairs"] = sum(len(p) for p in items)
-        rec["records_with_pairs"] = sum(1 for p in items if p)
         if nondp_ans is not None:
             rec["nondp_proxy_pairs"] = True
         write_json(out / "component.json", rec)

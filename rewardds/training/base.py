@@ -3,6 +3,11 @@
 Subclasses implement ``record_losses(batch) -> Tensor[num_records]``. Batches
 are dicts of row tensors plus ``record_of_row`` (which record each row belongs
 to) and ``num_records``; for a plain LM each row is its own record.
+
+What a DP run logs: only what is itself DP or public (steps, the noise
+multiplier, the epsilon spent so far). The loss of a Poisson batch of private
+records is an unnoised statistic of those records, so it never reaches a logger,
+the progress bar or W&B. Non-DP runs (target SFT on synthetic data) log their loss.
 """
 from __future__ import annotations
 
@@ -49,7 +54,6 @@ class TrainableModule(pl.LightningModule):
         self.seed = seed
         self.automatic_optimization = False
         self.steps_taken = 0
-        self.records_seen = 0
         self._gsm = None
         self._opt = None
 
@@ -62,14 +66,16 @@ class TrainableModule(pl.LightningModule):
         return [p for p in self.model.parameters() if p.requires_grad]
 
     def configure_optimizers(self):
+        if self.dp is not None:  # DP state in float32 whatever the frozen base's dtype
+            dpmod.keep_trainables_fp32(self.model)
         params = self.trainable_parameters()
         if not params:
             raise ConfigError("model", "no trainable parameters")
         opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
         if self.dp is not None:
+            dpmod.check_fp32(params)
             self._gsm = dpmod.wrap_model(self.model, self.dp, self.rows_are_records)
-            gen = torch.Generator(device=params[0].device).manual_seed(self.seed + 7919)
-            opt = dpmod.wrap_optimizer(opt, self.dp, generator=gen)
+            opt = dpmod.wrap_optimizer(opt, self.dp, dpmod.noise_source(self.dp, 7919, params[0].device))
         self._opt = opt
         warm, total = self.warmup_steps, self.total_steps
 
@@ -92,10 +98,24 @@ class TrainableModule(pl.LightningModule):
             loss = self._dp_step(batch)
         self._sched.step()
         self.steps_taken += 1
-        self.records_seen += int(batch["num_records"])
-        if loss is not None:
+        if self.dp is not None:
+            self._log_dp()
+        elif loss is not None:
             self.log("train/loss", loss, prog_bar=True, on_step=True, batch_size=max(1, int(batch["num_records"])))
         return None
+
+    def _log_dp(self) -> None:
+        """Steps, noise multiplier and epsilon so far (this component alone): nothing data-dependent."""
+        self.log("dp/steps", float(self.steps_taken), prog_bar=True, on_step=True, batch_size=1)
+        self.log("dp/noise_multiplier", float(self.dp.noise_multiplier), on_step=True, batch_size=1)
+        every = getattr(self._trainer, "log_every_n_steps", 1) if self._trainer is not None else 1
+        last = self._trainer is not None and self.steps_taken >= self._trainer.estimated_stepping_batches
+        if self.dp.delta is not None and (self.steps_taken % max(1, every) == 0 or last):
+            from rewardds.privacy.accounting import Mechanism, epsilon
+
+            eps = epsilon([Mechanism("so_far", self.dp.noise_multiplier, self.dp.sample_rate, self.steps_taken)],
+                          self.dp.delta, self.dp.accountant)
+            self.log("dp/epsilon", float(eps), prog_bar=True, on_step=True, batch_size=1)
 
     def _plain_step(self, batch):
         opt = self._opt
@@ -128,20 +148,13 @@ class TrainableModule(pl.LightningModule):
             opt.step()
             return None
         chunks = self._chunks(batch)
-        total = 0.0
         for i, chunk in enumerate(chunks):
             if chunk["input_ids"].shape[0] == 0:  # records that yield no rows contribute zero gradient
                 dpmod.zero_contribution(params, int(chunk["num_records"]))
-                losses = torch.zeros(int(chunk["num_records"]))
-            else:
-                losses = self.record_losses(chunk)
-            total += float(losses.detach().sum())
-            if chunk["input_ids"].shape[0] == 0:
-                pass
             elif self.dp.grad_sample_mode == "ghost":
-                self._ghost_backward(losses)
+                self._ghost_backward(self.record_losses(chunk))
             else:
-                self._backward(losses.sum())
+                self._backward(self.record_losses(chunk).sum())
                 if not self.rows_are_records:
                     dpmod.sum_rows_per_record(params, chunk["record_of_row"], int(chunk["num_records"]))
             if i < len(chunks) - 1:
@@ -150,7 +163,7 @@ class TrainableModule(pl.LightningModule):
                 opt.zero_grad(set_to_none=True)
             else:
                 opt.step()
-        return torch.tensor(total / int(batch["num_records"]))
+        return None  # the loss of private records is not released (see the module docstring)
 
     def _ghost_backward(self, losses):
         """Ghost clipping: a norm pass, then a backward of the clip-weighted loss."""
@@ -173,8 +186,6 @@ class TrainableModule(pl.LightningModule):
     # -- resumable state ---------------------------------------------------
     def on_save_checkpoint(self, checkpoint):
         checkpoint["rewardds_steps_taken"] = self.steps_taken
-        checkpoint["rewardds_records_seen"] = self.records_seen
 
     def on_load_checkpoint(self, checkpoint):
         self.steps_taken = checkpoint.get("rewardds_steps_taken", 0)
-        self.records_seen = checkpoint.get("rewardds_records_seen", 0)

@@ -5,6 +5,12 @@ release a noisy gradient for the accountant's analysis to hold; logical batches
 are split into physical chunks without changing the mechanism; and gradients of
 several rows that come from the same private record are summed *before*
 clipping, so the record (not the row) is the privacy unit.
+
+The noise and the Poisson draws come from :mod:`rewardds.training.noise` (the OS
+CSPRNG unless ``reproducible_seed`` is set), not from opacus' generator. The
+trainable parameters, their per-sample gradients, the clipping, the noise and the
+optimiser state are float32 whatever the frozen base model's dtype
+(:func:`check_fp32`): clipping in bf16 lets a clipped norm exceed C.
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from rewardds.errors import ConfigError
+from rewardds.training.noise import NoiseSource, PoissonBatchSampler
 
 
 @dataclass(frozen=True)
@@ -23,7 +30,9 @@ class DPSettings:
     num_records: int
     physical_batch_size: int
     grad_sample_mode: str = "hooks"  # hooks | functorch | ghost
-    secure_mode: bool = False
+    reproducible_seed: int | None = None  # None: noise and sampling from the OS CSPRNG (the guarantee holds)
+    delta: float | None = None  # for the epsilon-so-far curve (the only training metric a DP stage logs)
+    accountant: str = "prv"
 
     @property
     def expected_batch_size(self) -> float:
@@ -50,16 +59,72 @@ def wrap_model(model, dp: DPSettings, rows_are_records: bool):
     )
 
 
-def wrap_optimizer(optimizer, dp: DPSettings, generator=None):
-    if dp.grad_sample_mode == "ghost":
-        from opacus.optimizers import DPOptimizerFastGradientClipping as cls
-    else:
-        from opacus.optimizers import DPOptimizer as cls
-    return cls(
+def noise_source(dp: DPSettings, salt: int, device) -> NoiseSource:
+    """The CSPRNG, or (reproducible runs only) a generator seeded with ``reproducible_seed + salt``."""
+    if dp.reproducible_seed is None:
+        return NoiseSource.secure()
+    return NoiseSource.seeded(dp.reproducible_seed + salt, device)
+
+
+class _OwnNoise:
+    """Mixin for opacus' DP optimizers: Gaussian noise from a :class:`NoiseSource`."""
+
+    noise_source: NoiseSource
+
+    def add_noise(self):
+        from opacus.optimizers.optimizer import _check_processed_flag, _mark_as_processed
+
+        sigma = getattr(self, "_adjusted_noise_multiplier", self.noise_multiplier)
+        for p in self.params:
+            _check_processed_flag(p.summed_grad)
+            noise = self.noise_source.normal(p.summed_grad.shape, sigma * self.max_grad_norm, p.summed_grad)
+            p.grad = (p.summed_grad + noise).view_as(p)
+            _mark_as_processed(p.summed_grad)
+
+
+def _optimizer_class(ghost: bool):
+    from opacus.optimizers import DPOptimizer, DPOptimizerFastGradientClipping
+
+    base = DPOptimizerFastGradientClipping if ghost else DPOptimizer
+    return type(f"Rewardds{base.__name__}", (_OwnNoise, base), {})
+
+
+def wrap_optimizer(optimizer, dp: DPSettings, source: NoiseSource):
+    opt = _optimizer_class(dp.grad_sample_mode == "ghost")(
         optimizer, noise_multiplier=dp.noise_multiplier, max_grad_norm=dp.max_grad_norm,
         expected_batch_size=max(dp.expected_batch_size, 1e-12), loss_reduction="mean",
-        generator=None if dp.secure_mode else generator, secure_mode=dp.secure_mode,
     )
+    opt.noise_source = source
+    return opt
+
+
+def _inputs_to_fp32(module, args):
+    return tuple(a.float() if torch.is_tensor(a) and a.is_floating_point() and a.dtype != torch.float32 else a
+                 for a in args)
+
+
+def keep_trainables_fp32(model) -> int:
+    """Cast trainable parameters to float32 in place; modules whose own weights were
+    cast get a pre-hook that casts their inputs (e.g. a scalar head on a bf16 trunk).
+    peft already keeps LoRA weights in float32 and casts their inputs. Returns the
+    number of parameters cast."""
+    cast = 0
+    for module in model.modules():
+        own = [p for p in module.parameters(recurse=False) if p.requires_grad and p.dtype != torch.float32]
+        for p in own:
+            p.data = p.data.float()
+        if own:
+            module.register_forward_pre_hook(_inputs_to_fp32)
+            cast += len(own)
+    return cast
+
+
+def check_fp32(params) -> None:
+    """DP state must be float32: refuse trainable parameters of another dtype."""
+    bad = sorted({str(p.dtype) for p in params if p.dtype != torch.float32})
+    if bad:
+        raise ConfigError("model.proxy.dtype", f"DP-SGD needs float32 trainable parameters (got {', '.join(bad)}); "
+                          "the frozen base may be bf16, LoRA and heads are kept in float32")
 
 
 def sum_rows_per_record(params, record_of_row: torch.Tensor, num_records: int) -> None:
@@ -82,10 +147,8 @@ def zero_contribution(params, num_records: int = 0) -> None:
         p.grad = torch.zeros_like(p)
 
 
-def poisson_loader(dataset, sample_rate: float, collate_fn, seed: int):
+def poisson_loader(dataset, dp: DPSettings, collate_fn):
     """DataLoader whose batches include each record independently with prob. q."""
-    from opacus.utils.uniform_sampler import UniformWithReplacementSampler
-
-    g = torch.Generator().manual_seed(seed)
-    sampler = UniformWithReplacementSampler(num_samples=len(dataset), sample_rate=sample_rate, generator=g)
+    source = NoiseSource.secure() if dp.reproducible_seed is None else NoiseSource.seeded(dp.reproducible_seed)
+    sampler = PoissonBatchSampler(len(dataset), dp.sample_rate, source)
     return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_fn)

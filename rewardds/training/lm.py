@@ -87,11 +87,11 @@ def cpu_threads(configured: int | None) -> int:
 
 
 def make_trainer(trainer_cfg, epochs: int, max_steps: int = -1, logger=None, callbacks=None, ckpt=False,
-                 steps_per_epoch: int | None = None):
+                 steps_per_epoch: int | None = None, precision: str | None = None):
     torch.set_num_threads(cpu_threads(trainer_cfg.num_threads))
     return pl.Trainer(
         max_epochs=epochs, max_steps=max_steps, accelerator=trainer_cfg.accelerator, devices=trainer_cfg.devices,
-        precision=trainer_cfg.precision, logger=logger if logger is not None else False,
+        precision=precision or trainer_cfg.precision, logger=logger if logger is not None else False,
         enable_checkpointing=ckpt, enable_model_summary=False, use_distributed_sampler=False,
         num_sanity_val_steps=0, enable_progress_bar=trainer_cfg.enable_progress_bar and not os.environ.get("REWARDDS_NO_BAR"),
         log_every_n_steps=max(1, min(trainer_cfg.log_every_n_steps, steps_per_epoch or trainer_cfg.log_every_n_steps)),
@@ -105,14 +105,17 @@ def fit(module: TrainableModule, dataset, batch_size: int, epochs: int, trainer_
     """Train ``module`` on ``dataset``: Poisson batches when the module is DP, shuffled batches otherwise."""
     collate = collate or LMCollator(getattr(module, "pad_id", 0))
     if module.dp is not None:
-        loader = dpmod.poisson_loader(dataset, module.dp.sample_rate, collate, seed)
+        loader = dpmod.poisson_loader(dataset, module.dp, collate)
     else:
         g = torch.Generator().manual_seed(seed)
         loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=g, collate_fn=collate)
     log.info("%s: %d records, %d epochs, %d steps per epoch%s", desc, len(dataset), epochs, len(loader),
              " (DP-SGD, Poisson sampling)" if module.dp is not None else "")
     pl.seed_everything(seed, workers=True, verbose=False)
-    trainer = make_trainer(trainer_cfg, epochs, max_steps, logger=logger, callbacks=callbacks, ckpt=bool(callbacks),
-                           steps_per_epoch=len(loader))
+    # DP: "32-true" so Lightning never casts the trainable (LoRA, head) weights to bf16; the frozen
+    # base keeps the dtype it was loaded with (model.*.dtype), see training.dp.keep_trainables_fp32.
+    ckpt = any(isinstance(c, pl.callbacks.ModelCheckpoint) for c in callbacks or [])
+    trainer = make_trainer(trainer_cfg, epochs, max_steps, logger=logger, callbacks=callbacks, ckpt=ckpt,
+                           steps_per_epoch=len(loader), precision="32-true" if module.dp is not None else None)
     trainer.fit(module, loader, ckpt_path=ckpt_path)
     return trainer
