@@ -1,7 +1,13 @@
 """Runs stages through a content-keyed cache.
 
 A stage's key hashes the config slice that affects it, the code version and the
-manifests (file hashes) of the artefacts it reads. Its output folder is built
+manifests (file hashes) of the artefacts it reads. The key is an HMAC-SHA256
+under a client secret (``.client_secret``, 32 random bytes created on first use
+inside the cache folder, mode 0600, never released): the config slice of a client
+stage includes a fingerprint of the private records, and a plain hash of it,
+published as a folder name or in a log, would let anyone who can guess the
+records test a guess exactly (one changed space changes the key). Jobs that
+share a cache folder share its secret, so they still share cache entries. Its output folder is built
 under ``<key>.partial`` and renamed into place only when complete, so a killed
 job leaves no half-written artefact, and a resubmitted job finds the partial
 folder (with any Lightning checkpoint) and resumes. Concurrent jobs that need
@@ -10,6 +16,7 @@ the same stage take a file lock: one computes, the others wait and reuse.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -46,10 +53,37 @@ def digest_dir(path: Path) -> str:
     return h.hexdigest()
 
 
-def stage_key(name: str, config: dict, inputs: dict[str, str]) -> str:
+SECRET_FILE = ".client_secret"
+
+
+def client_secret(folder: Path) -> bytes:
+    """The cache's HMAC key: read it, or create it atomically (0600) on first use."""
+    folder = Path(folder)
+    path = folder / SECRET_FILE
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{SECRET_FILE}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(os.urandom(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # first writer wins; concurrent jobs then read the same secret
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    secret = path.read_bytes()
+    if len(secret) < 32:
+        raise RuntimeError(f"{path}: truncated client secret; delete the cache folder to start afresh")
+    return secret
+
+
+def stage_key(name: str, config: dict, inputs: dict[str, str], secret: bytes) -> str:
     payload = json.dumps({"stage": name, "version": CODE_VERSION, "config": config, "inputs": inputs},
                          sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+    return hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class StageRunner:
@@ -59,6 +93,7 @@ class StageRunner:
         self.records: list[dict] = []
         self.current: str | None = None  # the stage being computed now
         (self.run_dir / "stages").mkdir(parents=True, exist_ok=True)
+        self._secret = client_secret(self.cache_dir or self.run_dir / "stages")
 
     def manifest_digest(self, out) -> str:
         """Digest of a completed stage folder; a plain string is taken as a digest already."""
@@ -69,19 +104,19 @@ class StageRunner:
     def run(self, name: str, config: dict, inputs: dict[str, Path], fn: Callable[[Path], dict | None]) -> Path:
         """Return the completed output folder of stage ``name``, computing it if needed."""
         kind = name.split("@")[0]
-        key = stage_key(kind, config, {k: self.manifest_digest(v) for k, v in sorted(inputs.items())})
+        key = stage_key(kind, config, {k: self.manifest_digest(v) for k, v in sorted(inputs.items())}, self._secret)
         home = (self.cache_dir / kind) if self.cache_dir else (self.run_dir / "stages")
         final = home / (key if self.cache_dir else name)
         home.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        hit = (final / MANIFEST).exists()
+        hit = self._complete(final, key)
         if not hit:
             with FileLock(str(home / f".{final.name}.lock")):
-                hit = (final / MANIFEST).exists()  # another job may have finished it while we waited
+                hit = self._complete(final, key)  # another job may have finished it while we waited
                 if not hit:
                     self.current = name
                     try:
-                        self._compute(name, fn, final)
+                        self._compute(name, fn, final, key)
                     except BaseException as exc:  # noqa: BLE001 - annotated and re-raised
                         exc.rewardds_stage = name  # run.py names the interrupted stage
                         raise
@@ -95,22 +130,30 @@ class StageRunner:
         if hit:
             log.info("[%s] cache hit %s (%s)", name, key, final)
         link = self.run_dir / "stages" / name
-        if self.cache_dir and not link.exists():
-            tmp = link.with_name(f".{name}.link")
+        if self.cache_dir and not (link.is_symlink() and Path(os.readlink(link)) == final):
+            tmp = link.with_name(f".{name}.link")  # (re)point: a rerun in this folder may use other stages
             if tmp.is_symlink():
                 tmp.unlink()
             os.symlink(final, tmp)
             os.replace(tmp, link)
         return final
 
-    def _compute(self, name, fn, final: Path) -> None:
+    @staticmethod
+    def _complete(final: Path, key: str) -> bool:
+        """A finished stage folder for this key (without a cache the folder is named by stage, not key)."""
+        try:
+            return read_json(final / MANIFEST).get("key", key) == key
+        except FileNotFoundError:
+            return False
+
+    def _compute(self, name, fn, final: Path, key: str) -> None:
         partial = final.with_name(final.name + ".partial")
         partial.mkdir(parents=True, exist_ok=True)  # kept across kills: holds checkpoints to resume from
         log.info("[%s] running", name)
         t0 = time.perf_counter()
         summary = fn(partial) or {}
         shutil.rmtree(partial / RESUME, ignore_errors=True)  # checkpoints are not artefacts
-        write_json(partial / MANIFEST, {"stage": name, "digest": digest_dir(partial), "summary": summary,
+        write_json(partial / MANIFEST, {"stage": name, "key": key, "digest": digest_dir(partial), "summary": summary,
                                          "seconds": round(time.perf_counter() - t0, 3)})
         if final.exists():
             shutil.rmtree(final)
