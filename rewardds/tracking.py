@@ -1,7 +1,9 @@
 """Experiment tracking: Lightning loggers per training stage, one W&B run per job.
 
 Only metrics, configs and synthetic samples are ever logged; private records
-never reach a logger.
+never reach a logger. DP stages log only steps, noise multiplier and epsilon
+spent (training.base); the console is not captured (``console="off"``), so log
+lines never reach W&B either.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class Tracker:
                 job_type=job_type, name=f"{cfg.task.name}-eps{cfg.dp.epsilon:g}-{self.run_dir.name}",
                 dir=str(self.run_dir), mode=cfg.logger.mode, reinit="finish_previous",
                 config=OmegaConf.to_container(cfg, resolve=True),
+                settings=wandb.Settings(console="off", save_code=False),
             )
 
     def lightning_logger(self, stage: str):

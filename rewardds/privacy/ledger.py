@@ -26,7 +26,6 @@ from rewardds.errors import PrivacyError
 from rewardds.io import json_safe, read_json, write_json
 from rewardds.privacy.accounting import ACCOUNTANTS, Mechanism, epsilon
 
-BUDGET_RTOL = 1e-3  # relative slack on the budget (accountant precision)
 _CORE = ("noise_multiplier", "sample_rate", "steps", "epsilon", "delta")
 _FORMAT = 1
 
@@ -37,7 +36,7 @@ def _float(value: Any) -> float:
 
 class PrivacyLedger:
     def __init__(self, epsilon_budget: float, delta: float, accountant: str = "prv", enabled: bool = True,
-                 guarantee_note: str | None = None):
+                 guarantee_note: str | None = None, private_data: dict | None = None):
         try:
             epsilon_budget = float(epsilon_budget)
         except (TypeError, ValueError):
@@ -53,6 +52,7 @@ class PrivacyLedger:
         self.accountant = accountant
         self.enabled = bool(enabled)
         self.guarantee_note = guarantee_note or None
+        self.private_data = dict(private_data) if private_data else None  # which records the guarantee covers
         self._planned: dict[str, Mechanism] = {}
         self._spent: dict[str, Mechanism] = {}
         self._extra: dict[str, dict] = {}
@@ -61,7 +61,8 @@ class PrivacyLedger:
     # --- budget -------------------------------------------------------------
 
     def _limit(self) -> float:
-        return self.epsilon_budget * (1 + BUDGET_RTOL)
+        """Never above the budget: calibration may only land below it (accounting.calibrate)."""
+        return self.epsilon_budget
 
     def _eps(self, mechs) -> float:
         return epsilon(list(mechs), self.delta, self.accountant)
@@ -153,7 +154,9 @@ class PrivacyLedger:
         return {
             "epsilon": composed if formal else float("inf"),
             "delta": self.delta,
+            # basic composition adds the deltas too: the summed epsilon holds at delta * components
             "epsilon_basic_composition": basic if formal else float("inf"),
+            "delta_basic_composition": self.delta * max(1, len(mechs)),
             "accountant": self.accountant,
             # what the recorded DP-SGD runs alone would give (a guarantee only when formal_guarantee)
             "epsilon_dp_runs": composed,
@@ -175,7 +178,8 @@ class PrivacyLedger:
                 notes.append(
                     f"epsilon composes all {n} DP-SGD runs (they train on the same private records) with the "
                     f"{self.accountant} accountant at delta={self.delta:.3g}; epsilon_basic_composition (the sum "
-                    "of the per-component epsilons) is a valid but looser bound")
+                    "of the per-component epsilons) is a valid but looser bound, at delta_basic_composition "
+                    "(the sum of the per-component deltas)")
             else:
                 notes.append(
                     f"epsilon_dp_runs composes the {n} DP-SGD runs with the {self.accountant} accountant at "
@@ -200,6 +204,7 @@ class PrivacyLedger:
             "total": self.total(),
             "formal_guarantee": self.formal_guarantee(),
             "guarantee_note": self.guarantee_note,
+            "private_data": self.private_data,
             "violations": list(self._violations),
             "notes": self.notes(),
         })
@@ -213,7 +218,8 @@ class PrivacyLedger:
             data = read_json(path)
             budget = data["budget"]
             ledger = cls(_float(budget["epsilon"]), _float(budget["delta"]), budget.get("accountant", "prv"),
-                         enabled=bool(budget.get("enabled", True)), guarantee_note=data.get("guarantee_note"))
+                         enabled=bool(budget.get("enabled", True)), guarantee_note=data.get("guarantee_note"),
+                         private_data=data.get("private_data"))
             for name, p in budget.get("planned", {}).items():
                 ledger.plan(name, _float(p["noise_multiplier"]), _float(p["sample_rate"]), int(p["steps"]))
             for name, c in data.get("components", {}).items():

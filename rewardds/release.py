@@ -1,0 +1,132 @@
+"""The release boundary: ``<run_dir>/release/`` holds exactly what leaves the client.
+
+What the client releases is its DP-trained components (the adapters) and the
+privacy ledger that accounts for them. What the server builds from them is
+post-processing and is released too: the synthetic data, the target adapter
+and evaluation metrics on the public test split. Everything else in the run
+folder and the cache is client-private: the client secret that keys the cache,
+stage keys and timings of client stages, logs of the DP stages, the canary audit.
+
+Files are hard-linked from the cache when possible (they are never modified
+afterwards), else copied; the folder is built as ``release.partial`` and renamed,
+so a reader never sees half a release. ``manifest.json`` lists every file with its
+SHA-256 and its role.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from rewardds.io import write_json, write_text
+
+RELEASE = "release"
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _add_tree(src: Path, dst: Path, role: str, files: dict) -> None:
+    for f in sorted(p for p in Path(src).rglob("*") if p.is_file()):
+        rel = dst / f.relative_to(src)
+        _link_or_copy(f, rel)
+        files[rel] = role
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def released_metrics(metrics: dict, client_stages: set[str]) -> dict:
+    """metrics.json without what is client-private: stage keys, cache paths, client-stage timings."""
+    stages = {name: {k: v for k, v in rec.items() if k in ("cache_hit", "seconds")}
+              for name, rec in metrics.get("stages", {}).items() if name not in client_stages}
+    keep = {k: v for k, v in metrics.items() if k not in ("stages", "wall_time_s")}
+    keep["server_stages"] = stages
+    return keep
+
+
+def guarantee_text(privacy: dict) -> str:
+    total = privacy["total"]
+    if privacy["formal_guarantee"]:
+        return (f"The client's release is ({total['epsilon']:.4g}, {total['delta']:.3g})-differentially private "
+                "with respect to adding or removing one private record: the composition of every DP-SGD run "
+                f"below ({total['accountant']} accountant). Everything the server made from it is post-processing "
+                "and costs no further budget.")
+    reason = privacy.get("guarantee_note") or "; ".join(n for n in privacy.get("notes", []) if "guarantee" in n)
+    return f"This release has NO formal differential-privacy guarantee: {reason or 'see privacy.json'}."
+
+
+def write_release(run_dir: Path, privacy: dict, metrics: dict, client: dict[str, Path], server: dict[str, Path],
+                  client_stages: set[str]) -> Path:
+    """Build ``run_dir/release``. ``client``: DP component name -> its adapter folder;
+    ``server``: release path (e.g. ``synthetic/pool.jsonl``) -> file or folder."""
+    run_dir = Path(run_dir)
+    final = run_dir / RELEASE
+    partial = run_dir / f"{RELEASE}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    files: dict[Path, str] = {}
+    for name, adapter in sorted(client.items()):
+        _add_tree(adapter, partial / "client" / name / "adapter", f"client: {name} adapter (DP-SGD)", files)
+    for rel, src in sorted(server.items()):
+        role = f"server: {rel.split('/')[0]} (post-processing of the client's release)"
+        if Path(src).is_dir():
+            _add_tree(Path(src), partial / "server" / rel, role, files)
+        else:
+            _link_or_copy(Path(src), partial / "server" / rel)
+            files[partial / "server" / rel] = role
+    write_json(partial / "privacy.json", privacy)
+    files[partial / "privacy.json"] = "client: privacy ledger of the release"
+    write_json(partial / "server" / "metrics.json", released_metrics(metrics, client_stages))
+    files[partial / "server" / "metrics.json"] = "server: evaluation on the public test split"
+    write_text(partial / "README.md", _readme(privacy, sorted(client)))
+    files[partial / "README.md"] = "what this release is and what its guarantee covers"
+    write_json(partial / "manifest.json", {
+        "files": {str(p.relative_to(partial)): {"sha256": _sha256(p), "role": r} for p, r in sorted(files.items())},
+    })
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(partial, final)
+    return final
+
+
+def _readme(privacy: dict, components: list[str]) -> str:
+    data = privacy.get("private_data") or {}
+    lines = [
+        "# What this folder is",
+        "",
+        "Everything that leaves the client in this run, and what the server built from it.",
+        "",
+        "## The guarantee",
+        "",
+        guarantee_text(privacy),
+        "",
+    ]
+    if data.get("statement"):
+        lines += [f"The private data set: {data['statement']}", ""]
+    lines += [
+        "## Contents",
+        "",
+        "- `client/<component>/adapter/`: the models the client trained on its private records "
+        f"({', '.join(components) or 'none'}), the only artefacts computed from private data.",
+        "- `privacy.json`: the (epsilon, delta) of every DP component and of their composition.",
+        "- `server/`: synthetic data, the target adapter and metrics on the public test split; all of it is "
+        "computed from the client's release and public data only (post-processing).",
+        "- `manifest.json`: every file with its SHA-256.",
+        "",
+        "Not here, and client-private: the run's logs and stage log, the stage cache and its secret key, "
+        "timings of client stages, the canary audit. Do not publish them.",
+        "",
+    ]
+    return "\n".join(lines)

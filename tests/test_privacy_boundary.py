@@ -1,0 +1,227 @@
+"""Privacy outside DP-SGD: secret noise, keyed stage keys, no unnoised losses, the release boundary.
+
+Each test locks one channel that voided the guarantee although the DP-SGD
+mechanism itself was accounted correctly.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import torch
+
+from rewardds.io import read_json
+
+SMOKE = ["experiment=smoke"]
+
+
+# --------------------------------------------------------------------------- 1. secret noise
+
+
+def test_secure_noise_is_fresh_and_has_the_right_scale():
+    from rewardds.training.noise import NoiseSource
+
+    like = torch.zeros(1)
+    a = NoiseSource.secure().normal((200_000,), 2.5, like)
+    b = NoiseSource.secure().normal((200_000,), 2.5, like)
+    assert not torch.equal(a, b)
+    for z in (a, b):
+        assert abs(float(z.mean())) < 0.03 and float(z.std()) == pytest.approx(2.5, rel=0.01)
+        # Gaussian tails, not a uniform or a rounded grid
+        assert float((z.abs() > 2 * 2.5).float().mean()) == pytest.approx(0.0455, abs=0.004)
+    s1 = NoiseSource.seeded(7).normal((1000,), 1.0, like)
+    s2 = NoiseSource.seeded(7).normal((1000,), 1.0, like)
+    assert torch.equal(s1, s2)
+
+
+def test_poisson_batches_come_from_the_csprng_unless_reproducible():
+    from rewardds.training.noise import NoiseSource, PoissonBatchSampler
+
+    def draws(source):
+        return [tuple(b) for b in PoissonBatchSampler(500, 0.1, source)]
+
+    assert draws(NoiseSource.secure()) != draws(NoiseSource.secure())
+    assert draws(NoiseSource.seeded(3)) == draws(NoiseSource.seeded(3))
+    sizes = [len(b) for b in PoissonBatchSampler(2000, 0.05, NoiseSource.secure())]
+    assert len(sizes) == 20 and sum(sizes) / len(sizes) == pytest.approx(100, rel=0.15)
+
+
+def _gen_proxy_adapter(run_pipeline, tmp_path, name, extra):
+    _, run_dir = run_pipeline(SMOKE + ["stop_after=gen_proxy"] + extra, name=name, cache_dir=tmp_path / f"cache-{name}")
+    weights = run_dir / "stages" / "gen_proxy" / "adapter" / "adapter_model.safetensors"
+    return weights.read_bytes(), read_json(run_dir / "privacy.json")
+
+
+def test_same_seed_gives_different_dp_adapters_unless_the_reproducibility_switch_is_on(run_pipeline, tmp_path):
+    a, pa = _gen_proxy_adapter(run_pipeline, tmp_path, "a", [])
+    b, _ = _gen_proxy_adapter(run_pipeline, tmp_path, "b", [])
+    assert a != b, "two runs with the same public seed must not give the same DP adapter"
+    assert pa["formal_guarantee"] is True
+    c, pc = _gen_proxy_adapter(run_pipeline, tmp_path, "c", ["dp.reproducible_noise=true"])
+    d, _ = _gen_proxy_adapter(run_pipeline, tmp_path, "d", ["dp.reproducible_noise=true"])
+    assert c == d
+    assert pc["formal_guarantee"] is False and pc["total"]["epsilon"] == "inf"
+    assert "dp.reproducible_noise" in pc["guarantee_note"] and "seed" in pc["guarantee_note"]
+
+
+# --------------------------------------------------------------------------- 2. keyed stage keys
+
+
+def test_stage_keys_are_hmacs_under_a_secret_of_the_cache(tmp_path):
+    from rewardds.stages.runner import SECRET_FILE, StageRunner
+
+    def key(cache):
+        runner = StageRunner(tmp_path / "run", cache)
+        runner.run("gen_proxy", {"private": "fingerprint", "x": 1}, {}, lambda out: (out / "f").write_text("1"))
+        return runner.records[-1]["key"]
+
+    k1, k1_again, k2 = key(tmp_path / "c1"), key(tmp_path / "c1"), key(tmp_path / "c2")
+    assert k1 == k1_again  # one cache, one secret: jobs of a sweep share entries
+    assert k1 != k2  # the same config and data under another secret: a key is no oracle without it
+    secret = tmp_path / "c1" / SECRET_FILE
+    assert len(secret.read_bytes()) == 32 and stat.S_IMODE(secret.stat().st_mode) == 0o600
+
+
+# --------------------------------------------------------------------------- 3. no unnoised losses
+
+
+def test_dp_stages_log_only_dp_quantities(run_pipeline):
+    _, run_dir = run_pipeline(SMOKE + ["logger=csv", "gen_proxy.epochs=2"], name="logs")
+    for stage in ("gen_proxy", "reward_proxy"):
+        rows = list(csv.DictReader(open(run_dir / "logs" / stage / "metrics.csv")))
+        cols = {c for r in rows for c, v in r.items() if v not in ("", None)}
+        assert cols <= {"step", "epoch", "dp/steps", "dp/noise_multiplier", "dp/epsilon"}, cols
+        eps = [float(r["dp/epsilon"]) for r in rows if r.get("dp/epsilon")]
+        assert eps and eps == sorted(eps) and eps[-1] <= read_json(run_dir / "privacy.json")["components"][stage]["epsilon"] * 1.0001
+    target = list(csv.DictReader(open(run_dir / "logs" / "target_r1" / "metrics.csv")))
+    assert any(r.get("train/loss") for r in target)  # non-DP training on synthetic data logs its loss
+
+
+# --------------------------------------------------------------------------- 5-8. budget, delta, plan, data set
+
+
+def test_default_delta_is_well_below_one_over_n_and_strict_mode_refuses_large_delta(run_pipeline):
+    from rewardds.errors import ConfigError
+
+    _, run_dir = run_pipeline(SMOKE + ["stop_after=base_model"], name="delta")
+    assert read_json(run_dir / "privacy.json")["total"]["delta"] == pytest.approx(min(1e-5, 1 / 320))
+    with pytest.raises(ConfigError, match="dp.delta"):
+        run_pipeline(SMOKE + ["dp.delta=0.05"], name="big-delta")  # N = 32: 1/N = 0.031
+    _, paper = run_pipeline(SMOKE + ["dp.delta=0.05", "privacy.mode=paper", "stop_after=base_model"], name="paper")
+    assert read_json(paper / "privacy.json")["formal_guarantee"] is False
+
+
+def test_hand_set_noise_is_refused_for_the_whole_plan_before_any_dp_stage_trains(run_pipeline, tmp_path):
+    from rewardds.errors import PrivacyError
+
+    cache = tmp_path / "cache-plan"
+    with pytest.raises(PrivacyError, match="reward_proxy"):
+        run_pipeline(SMOKE + ["dp.epsilon=1", "dp.noise_multiplier=0.7"], name="plan", cache_dir=cache)
+    assert not list(cache.glob("gen_proxy/*")), "the generation proxy trained before the plan was refused"
+
+
+# --------------------------------------------------------------------------- the release boundary
+
+CANARY = "Zorblax Quintavelle 7731"
+PRIVATE_STATS = ("records_seen", "records_with_pairs", '"pairs"', "train/loss")
+
+
+def _canary_data(tmp_path: Path) -> Path:
+    from rewardds.data import demo_dir
+
+    data = tmp_path / "private_data"
+    data.mkdir()
+    rows = [json.loads(line) for line in (demo_dir("medical") / "private.jsonl").read_text().splitlines()]
+    with open(data / "train.json", "w") as fh:
+        for r in rows[:32]:
+            r["input"] = f"{r['input']} My neighbour is {CANARY}."
+            r["output"] = f"{r['output']} Say hello to {CANARY}."
+            fh.write(json.dumps(r) + "\n")
+    (data / "test.json").write_text((demo_dir("medical") / "test.jsonl").read_text())
+    return data
+
+
+def test_release_folder_and_wandb_hold_nothing_private(run_pipeline, tmp_path, monkeypatch, capfd):
+    """The canary is in every private record. release/ and everything sent to W&B must hold no
+    private string, no hash of the private data, no client-stage key or path, no private statistic."""
+    from rewardds.data import load_task_data
+    from rewardds.wandb_offline import find_offline_runs, read_offline_run
+    from tests.conftest import compose_cfg
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    data = _canary_data(tmp_path)
+    cache = tmp_path / "cache"
+    _, run_dir = run_pipeline(SMOKE + [f"task.data.dir={data}", "logger=wandb"], name="release", cache_dir=cache)
+    out, err = capfd.readouterr()
+    assert CANARY not in out and CANARY not in err
+
+    release = run_dir / "release"
+    manifest = read_json(release / "manifest.json")["files"]
+    for must in ("privacy.json", "README.md", "client/gen_proxy/adapter/adapter_model.safetensors",
+                 "client/reward_proxy/adapter/adapter_model.safetensors", "server/synthetic/pool.jsonl",
+                 "server/synthetic/queries.jsonl", "server/target/adapter/adapter_model.safetensors",
+                 "server/metrics.json"):
+        assert must in manifest and (release / must).is_file(), must
+    assert "differentially private" in (release / "README.md").read_text()
+    assert read_json(release / "privacy.json") == read_json(run_dir / "privacy.json")
+
+    cfg = compose_cfg(SMOKE + [f"task.data.dir={data}"], tmp_path / "x", cache)
+    private = load_task_data(cfg.task)
+    secrets = [CANARY.encode(), b"Zorblax", private.fingerprint("private").encode(),
+               private.fingerprint("private")[:20].encode(), (cache / ".client_secret").read_bytes(), str(cache).encode()]
+    secrets += [r["key"].encode() for r in map(json.loads, (run_dir / "stage_log.jsonl").read_text().splitlines())
+                if r["stage"] in ("gen_proxy", "reward_proxy")]
+    scanned = 0
+    for f in release.rglob("*"):
+        if not f.is_file() or (f.suffix == ".safetensors" and f.parts[-4] == "client"):
+            continue  # the DP-trained weights: what DP protects
+        blob = f.read_bytes()
+        scanned += 1
+        for s in secrets:
+            assert s not in blob, f"{s[:12]!r} leaked into {f}"
+        for stat_name in PRIVATE_STATS:
+            assert stat_name.encode() not in blob, f"{stat_name} in {f}"
+    assert scanned >= 8
+
+    runs = find_offline_runs(run_dir)
+    assert len(runs) == 1
+    sent = b"".join(p.read_bytes() for p in runs[0].glob("*.wandb"))  # what `wandb sync` uploads
+    assert sent
+    for s in secrets:
+        if s != str(cache).encode():  # the config (cache.dir included) is logged, and is no private data
+            assert s not in sent, f"{s[:12]!r} sent to W&B"
+    run = read_offline_run(runs[0])
+    dp_keys = {k for h in run["history"] for k in h if k.startswith(("gen_proxy", "reward_proxy"))}
+    allowed = {f"{stage}-{k}" for stage in ("gen_proxy", "reward_proxy")
+               for k in ("dp/steps", "dp/epsilon", "dp/noise_multiplier", "epoch")}
+    assert dp_keys and dp_keys <= allowed, dp_keys - allowed
+    assert not any(p.name == "output.log" for p in runs[0].parent.rglob("*")), "console captured by W&B"
+
+
+def test_component_records_hold_only_the_mechanism(run_pipeline):
+    _, run_dir = run_pipeline(SMOKE + ["stop_after=reward_proxy"], name="comp")
+    for stage in ("gen_proxy", "reward_proxy"):
+        rec = read_json(run_dir / "stages" / stage / "component.json")
+        assert set(rec) <= {"name", "dp", "steps", "noise_multiplier", "sample_rate", "max_grad_norm", "planned_steps",
+                            "grad_sample_mode", "nondp_proxy_pairs"}, rec
+        manifest = read_json(run_dir / "stages" / stage / "manifest.json")
+        assert not set(manifest["summary"]) - set(rec)
+    assert (run_dir / "release" / "client" / "reward_proxy" / "adapter").is_dir()
+    assert not (run_dir / "release" / "server" / "target").exists()
+
+
+def test_rerun_in_the_same_folder_starts_with_a_clean_slate(run_pipeline, tmp_path):
+    from rewardds.errors import PrivacyError
+
+    _, run_dir = run_pipeline(SMOKE + ["stop_after=gen_proxy"], name="same")
+    assert (run_dir / "metrics.json").exists() and (run_dir / "release").is_dir()
+    (run_dir / "error.txt").write_text("old failure\n")
+    with pytest.raises(PrivacyError):
+        run_pipeline(SMOKE + ["dp.epsilon=1", "dp.noise_multiplier=0.3"], name="same")
+    for stale in ("metrics.json", "stage_log.jsonl", "release", "error.txt"):
+        assert not (run_dir / stale).exists(), stale
+    assert not any(p.is_symlink() for p in (run_dir / "stages").iterdir())
