@@ -31,6 +31,10 @@ minus the held-out non-members, plus every canary copy), exactly as the
 pipeline would plan it (the generation proxy gets its ``dp.split`` share of the
 release budget); ``privacy.json`` then records the generation proxy alone.
 
+``audit.json`` and ``audit.md`` are client-only (a ``visibility`` field and a first line say so): the
+MIA figures are non-DP statistics of the private records. Only the exposure and the canary bound
+(synthetic canaries and the model) reach the log and the tracker.
+
 Nothing secret is logged: canary secrets appear in ``audit.json`` only as
 SHA-256 hashes (a 6-digit secret's hash can be brute-forced, and the canaries
 can be regenerated from the seed; they are synthetic, the hash is a habit, not
@@ -59,6 +63,8 @@ STAGE = "audit_gen_proxy"
 FPR_LEVELS = (0.01, 0.1)
 ALPHA = 0.05  # 95%: the canary bound is one-sided at ALPHA; the MIA's Clopper-Pearson bounds each at ALPHA / 2
 CHANCE_SIMS = 20000
+CLIENT_ONLY_NOTE = ("CLIENT-ONLY: this report holds non-DP statistics of the private records (member and held-out "
+                    "losses, membership-inference thresholds and rates); do not release it.")
 CANARY_BOUND_METHOD = (
     "(1 - alpha)-confidence lower bound on one canary's epsilon (in vs out), from one run: without it, the true "
     "secret ranks <= k among its R + 1 candidates (ties counted against it) with probability k / (R + 1); "
@@ -618,6 +624,8 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
             "unscored": int(len(m_nll) - len(m_ok) + len(n_nll) - len(n_ok)),
         }
         result = {
+            "visibility": "client-only",
+            "note": CLIENT_ONLY_NOTE,
             "task": task,
             "audited_component": "gen_proxy",
             "dp_enabled": bool(acfg.dp.enabled),
@@ -688,12 +696,13 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
         }
         write_json(run_dir / "audit.json", json_safe(result))
         write_text(run_dir / "audit.md", _markdown(result))
-        tracker.summary({"audit": {"exposure_mean": result["exposure"]["mean"], "mia_auc": mia["auc"],
-                                   "canary_eps_lb": bound["eps_lb"]}})
-        log.info("audit: exposure mean %.2f (chance %.2f), max %.2f of %.2f; MIA AUC %.3f, canary eps_lb %.2f "
-                 "(theoretical %s); %s", result["exposure"]["mean"], result["exposure"]["chance_mean"],
-                 result["exposure"]["max"], result["exposure"]["max_possible"], mia["auc"], bound["eps_lb"],
-                 _fmt(result["theoretical"]["epsilon"]), run_dir / "audit.json")
+        # only what the synthetic canaries and the (DP) model give leaves the run directory: the MIA
+        # figures are non-DP statistics of private records and stay in the client-only audit.json
+        tracker.summary({"audit": {"exposure_mean": result["exposure"]["mean"], "canary_eps_lb": bound["eps_lb"]}})
+        log.info("audit: exposure mean %.2f (chance %.2f), max %.2f of %.2f; canary epsilon lower bound %.2f "
+                 "(theoretical %s); membership inference in the client-only %s", result["exposure"]["mean"],
+                 result["exposure"]["chance_mean"], result["exposure"]["max"], result["exposure"]["max_possible"],
+                 bound["eps_lb"], _fmt(result["theoretical"]["epsilon"]), run_dir / "audit.json")
         return result
     finally:
         tracker.finish()
@@ -725,7 +734,7 @@ def _markdown(r: dict) -> str:
          f"{c['train_records']} / {c['canaries']} x {c['canary_repeats']} / {c['mia_members']} / {c['mia_nonmembers']}"),
         ("training epochs / steps", f"{r['training']['epochs']} / {r['training']['steps']}"),
     ]
-    lines = ["# Privacy audit of the generation proxy", "",
+    lines = [f"> {CLIENT_ONLY_NOTE}", "", "# Privacy audit of the generation proxy", "",
              "Only the generation proxy is trained and audited (the reward proxy is not).", "",
              "| quantity | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]

@@ -1,6 +1,7 @@
 """The empirical privacy audit: statistics on hand-made inputs, and one real audit on the smoke model."""
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -249,7 +250,8 @@ AUDIT = ["experiment=smoke", "audit=canary", "audit.num_canaries=3", "audit.num_
 
 
 @pytest.mark.parametrize("dp", ["dp.epsilon=4", "dp=none"])
-def test_audit_end_to_end_writes_every_field(run_pipeline, dp):
+def test_audit_end_to_end_writes_every_field(run_pipeline, dp, caplog):
+    caplog.set_level(logging.INFO, logger="rewardds.audit")
     result, run_dir = run_pipeline(AUDIT + [dp], name=dp.replace("=", "_"))
     rep = read_json(run_dir / "audit.json")
     assert rep["audited_component"] == "gen_proxy"
@@ -269,8 +271,14 @@ def test_audit_end_to_end_writes_every_field(run_pipeline, dp):
     assert 0.0 <= bound["eps_lb"] <= math.log(41) and (bound["canaries"], bound["candidates"]) == (3, 41)
     assert bound["delta"] == pytest.approx(rep["theoretical"]["delta"]) and bound["cutoffs"] == [1, 2, 4, 8, 16]
     assert "eps_lb" not in rep["canary_game"] and "eps_lb" not in m  # no bound claimed where none holds
+    # the report holds non-DP statistics of private records: it says so, first thing
+    assert rep["visibility"] == "client-only" and "do not release" in rep["note"]
     md = (run_dir / "audit.md").read_text()
+    assert "CLIENT-ONLY" in md.splitlines()[0] and "do not release" in md.splitlines()[0]
     assert md.count("|") > 20 and "not a bound" in md
+    # the log (like the tracker) gets the canary figures only, no membership-inference statistic
+    said = [r.getMessage() for r in caplog.records if r.name == "rewardds.audit"]
+    assert any("canary epsilon lower bound" in x for x in said) and not any("MIA" in x for x in said)
     privacy = read_json(run_dir / "privacy.json")
     th = rep["theoretical"]
     assert th["delta"] == pytest.approx(1 / 21)  # planned for the records actually trained on
