@@ -17,13 +17,23 @@ Two attacks on the one model the client trains first, the DP generation proxy
   loss: mean NLL of its answer tokens given the prompt, encoded and truncated
   exactly as in training). ``mia_members`` private records are held out BEFORE training (the
   non-members, same distribution); the members are ``mia_members`` of the
-  records trained on. Reported: ROC AUC, TPR at FPR 1% / 10% and an empirical
-  epsilon lower bound from Clopper-Pearson intervals (see :func:`eps_lower_bound`).
+  records trained on. Reported: ROC AUC, TPR at FPR 1% / 10% and the epsilon a
+  threshold attack seems to show (:func:`threshold_eps_estimate`: a heuristic, not a
+  bound, since these records share one model).
+* **Epsilon lower bound from the canaries** (:func:`canary_eps_lower_bound`): without
+  a canary its true secret ranks <= k with probability exactly k / (R + 1); DP caps
+  how far training can raise that, which a one-run tail bound turns into a
+  95%-confidence lower bound on the epsilon of one canary, valid although the
+  canaries share one model.
 
 The DP plan is recomputed for the records actually trained on (private records
 minus the held-out non-members, plus every canary copy), exactly as the
 pipeline would plan it (the generation proxy gets its ``dp.split`` share of the
 release budget); ``privacy.json`` then records the generation proxy alone.
+
+``audit.json`` and ``audit.md`` are client-only (a ``visibility`` field and a first line say so): the
+MIA figures are non-DP statistics of the private records. Only the exposure and the canary bound
+(synthetic canaries and the model) reach the log and the tracker.
 
 Nothing secret is logged: canary secrets appear in ``audit.json`` only as
 SHA-256 hashes (a 6-digit secret's hash can be brute-forced, and the canaries
@@ -51,8 +61,18 @@ log = logging.getLogger(__name__)
 
 STAGE = "audit_gen_proxy"
 FPR_LEVELS = (0.01, 0.1)
-ALPHA = 0.05  # Clopper-Pearson: each one-sided bound at ALPHA / 2, jointly >= 95%
+ALPHA = 0.05  # 95%: the canary bound is one-sided at ALPHA; the MIA's Clopper-Pearson bounds each at ALPHA / 2
 CHANCE_SIMS = 20000
+CLIENT_ONLY_NOTE = ("CLIENT-ONLY: this report holds non-DP statistics of the private records (member and held-out "
+                    "losses, membership-inference thresholds and rates); do not release it.")
+CANARY_BOUND_METHOD = (
+    "(1 - alpha)-confidence lower bound on one canary's epsilon (in vs out), from one run: without it, the true "
+    "secret ranks <= k among its R + 1 candidates (ties counted against it) with probability k / (R + 1); "
+    "(eps, delta)-DP bounds the chance that any j canaries all rank <= k by b_j = p^j + delta (1 + ... + p^(j-1)), "
+    "p = e^eps k / (R + 1), whatever their dependence; the count of canaries ranking <= k then rules out eps "
+    "when C(n, j) b_j / C(count, j) <= level_k for some j; k in 1, 2, 4, ... <= (R + 1) / 2, level alpha / 2 "
+    "for k = 1 and alpha / 2 shared by the other cutoffs (Bonferroni); the largest eps ruled out, floored at 0, "
+    "at most log(R + 1)")
 
 _SYLLABLES = ("ka", "lo", "mi", "ren", "to", "sa", "vik", "dru", "bel", "na", "qu", "zor", "fen", "hal", "ju",
               "pe", "ran", "sul", "tor", "wy", "xe", "gan", "mor", "dis", "ola", "bri", "cen", "ef", "ilo", "yun")
@@ -224,20 +244,25 @@ def clopper_pearson(k, n, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]
     return lo, hi
 
 
-def eps_lower_bound(member_scores, nonmember_scores, delta: float, alpha: float = ALPHA) -> dict:
-    """Empirical epsilon lower bound of a threshold attack ("member" iff score >= t).
+def threshold_eps_estimate(member_scores, nonmember_scores, delta: float, alpha: float = ALPHA) -> dict:
+    """Epsilon a threshold attack ("member" iff score >= t) seems to show: a heuristic, NOT a bound.
 
     For every threshold t: ``log((TPR_low - delta) / FPR_high)`` and the symmetric
     ``log((TNR_low - delta) / FNR_high)``, with Clopper-Pearson bounds each one-sided
     at ``alpha / 2`` (so TPR_low and FPR_high hold together with probability >= 1 - alpha);
-    the maximum over thresholds and both directions, floored at 0. The threshold is
-    chosen on the same samples, which makes the maximum somewhat optimistic (the
-    usual practice of Jagielski et al. 2020 / Nasr et al. 2021 audits).
+    the maximum over thresholds and both directions, floored at 0.
+
+    This is a lower bound only when every score comes from its own training run (the
+    multi-run audits of Jagielski et al. 2020 / Nasr et al. 2021). On the members and
+    held-out records of ONE model the scores are not independent trials, the split has a
+    fixed size (no record's membership is an independent coin), and the threshold and
+    direction are picked on the same samples without correction: no guarantee holds, so
+    the audit reports it as a heuristic. :func:`canary_eps_lower_bound` is the bound.
     """
     m = np.asarray(member_scores, dtype=float)
     n = np.asarray(nonmember_scores, dtype=float)
     n1, n0 = len(m), len(n)
-    out = {"eps_lb": 0.0, "direction": None, "threshold": None, "tpr": None, "fpr": None, "alpha": alpha,
+    out = {"eps": 0.0, "direction": None, "threshold": None, "tpr": None, "fpr": None, "alpha": alpha,
            "delta": delta, "members": n1, "nonmembers": n0}
     if n1 == 0 or n0 == 0:
         return out
@@ -252,20 +277,126 @@ def eps_lower_bound(member_scores, nonmember_scores, delta: float, alpha: float 
     i1, i2 = int(np.argmax(e1)), int(np.argmax(e2))
     best, i, direction = (e1[i1], i1, "tpr/fpr") if e1[i1] >= e2[i2] else (e2[i2], i2, "tnr/fnr")
     if best > 0:
-        out.update(eps_lb=float(best), direction=direction, threshold=float(thr[i]), tpr=float(tp[i] / n1),
+        out.update(eps=float(best), direction=direction, threshold=float(thr[i]), tpr=float(tp[i] / n1),
                    fpr=float(fp[i] / n0))
     return out
 
 
-def candidate_ranks(nll_table) -> tuple[np.ndarray, np.ndarray]:
-    """Rank of every candidate (true secret and each reference) inside its canary's candidate set.
-
-    Returns (ranks of the true secrets, ranks of all references, flattened); rank 1 = lowest NLL.
-    """
+def pessimistic_ranks(nll_table) -> np.ndarray:
+    """Rank of each true secret among its candidates with ties and unscored (NaN) candidates counted
+    AGAINST it: ``1 + #{references whose NLL is not above the true secret's}`` (a NaN true NLL ranks
+    last). :func:`canary_eps_lower_bound` needs this: with it, at most k candidates can rank <= k, so
+    a secret the model never saw ranks <= k with probability at most k / (R + 1)."""
     t = np.asarray(nll_table, dtype=float)
-    srt = np.sort(t, axis=1)
-    ranks = np.stack([1 + np.searchsorted(srt[i], t[i], side="left") for i in range(len(t))])
-    return ranks[:, 0], ranks[:, 1:].ravel()
+    if t.ndim != 2 or t.shape[1] < 2:
+        raise ValueError("expected a 2-D table: [true, reference_1, ..., reference_R] per row")
+    return 1 + np.sum(~(t[:, 1:] > t[:, :1]), axis=1)
+
+
+def rank_cutoffs(num_candidates: int) -> np.ndarray:
+    """The cutoffs k tried by the canary bound: 1, 2, 4, ... up to half the candidates (at least 1).
+    Fixed by the candidate count alone, before any rank is seen (a larger k could show at most
+    log(candidates / k) < log 2)."""
+    ks = [1]
+    while ks[-1] * 2 <= num_candidates / 2:
+        ks.append(ks[-1] * 2)
+    return np.asarray(ks, dtype=int)
+
+
+def cutoff_levels(num_cutoffs: int, alpha: float) -> np.ndarray:
+    """Significance level of each cutoff, summing to ``alpha`` (weighted Bonferroni): half for k = 1
+    (the secret extracted outright: what a leaking model shows, and where delta costs most), the other
+    half shared by the larger cutoffs (partial leaks)."""
+    if num_cutoffs == 1:
+        return np.array([alpha])
+    return np.r_[alpha / 2, np.full(num_cutoffs - 1, alpha / 2 / (num_cutoffs - 1))]
+
+
+def _tail_eps(n: int, k: int, m: int, delta: float, level: float) -> np.ndarray:
+    """For s = 0..n: the largest eps that s of n canaries ranking <= k among m candidates rule out at
+    significance ``level`` (-inf where none is ruled out); indexed by s.
+
+    Under (eps, delta)-DP for each canary (in vs out; out, its secret is exchangeable with its
+    m - 1 references) any j given canaries all rank <= k with probability at most
+    ``b_j = p^j + delta (1 + p + ... + p^(j-1))``, ``p = e^eps k / m`` (induction over the canaries,
+    removing one at a time), whatever the dependence between them (one model). Hence
+    ``P(S >= s) <= E[C(S, j)] / C(s, j) <= C(n, j) b_j / C(s, j)`` for every j <= s. eps is ruled
+    out when that is <= level for some j; b_j grows with p, so the largest such p is found by
+    bisection per j.
+    """
+    from scipy.special import gammaln
+
+    s = np.arange(n + 1, dtype=float)[:, None]
+    j = np.arange(1, n + 1, dtype=float)[None, :]
+    ok = j <= s
+    # log(C(n, j) / C(s, j)) - log(level), where j <= s
+    base = np.where(ok, gammaln(n + 1) - gammaln(n - j + 1) - gammaln(s + 1) + gammaln(np.maximum(s - j, 0) + 1)
+                    - math.log(level), 0.0)
+
+    def ruled_out(p):  # C(n, j) b_j(p) / C(s, j) <= level
+        geo = np.where(p < 1, (1 - p ** j) / np.where(p < 1, 1 - p, 1.0), j)  # 1 + p + ... + p^(j-1)
+        with np.errstate(divide="ignore"):
+            return ok & (base + np.log(p ** j + delta * geo) <= 0)
+
+    lo, hi = np.zeros(ok.shape), np.ones(ok.shape)
+    feasible = ruled_out(lo) if delta > 0 else ok  # delta = 0: p -> 0 always qualifies
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        good = ruled_out(mid)
+        lo, hi = np.where(good, mid, lo), np.where(good, hi, mid)
+    with np.errstate(divide="ignore"):
+        eps = np.where(feasible & (lo > 0), np.log(np.maximum(lo, 1e-300) * m / k), -np.inf)
+    return eps.max(axis=1)
+
+
+def _canary_eps_table(ranks, num_references: int, delta: float, alpha: float):
+    """(eps per cutoff, shape (..., K); successes per cutoff; the cutoffs) for true-secret ranks (..., n)."""
+    r = np.asarray(ranks)
+    m = int(num_references) + 1
+    if r.ndim < 1 or r.shape[-1] < 1:
+        raise ValueError("expected at least one canary rank")
+    if np.any(r < 1) or np.any(r > m) or not np.all(np.asarray(r) == np.round(r)):
+        raise ValueError(f"ranks must be integers in [1, {m}] (num_references + 1 candidates)")
+    if not (0 <= delta < 1 and 0 < alpha < 1):
+        raise ValueError(f"need 0 <= delta < 1 and 0 < alpha < 1, got delta={delta}, alpha={alpha}")
+    ks = rank_cutoffs(m)
+    n = r.shape[-1]
+    succ = np.stack([np.sum(r <= k, axis=-1) for k in ks], axis=-1)
+    levels = cutoff_levels(len(ks), alpha)
+    eps = np.stack([_tail_eps(n, int(k), m, delta, float(levels[i]))[succ[..., i]] for i, k in enumerate(ks)], axis=-1)
+    return eps, succ, ks
+
+
+def canary_eps_bounds(ranks, num_references: int, delta: float, alpha: float = ALPHA) -> np.ndarray:
+    """Canary epsilon lower bound (see :func:`canary_eps_lower_bound`) for each row of ``ranks``
+    (shape (..., canaries)), vectorised for simulations; floored at 0."""
+    eps, _, _ = _canary_eps_table(ranks, num_references, delta, alpha)
+    return np.maximum(eps.max(axis=-1), 0.0)
+
+
+def canary_eps_lower_bound(ranks, num_references: int, delta: float, alpha: float = ALPHA) -> dict:
+    """A (1 - alpha)-confidence lower bound on the epsilon of one canary (in vs out), from one run.
+
+    Without canary i its true secret is exchangeable with its R references, so under the exact
+    null it ranks <= k with probability k / (R + 1) (ties counted against it: use
+    :func:`pessimistic_ranks`); (eps, delta)-DP lets training raise that to at most
+    ``e^eps k / (R + 1) + delta``. The canaries share one model, so they are not independent
+    trials: the tail bound of :func:`_tail_eps` holds for any dependence (delta accumulates
+    over the canaries rather than counting once per trial). For each cutoff k of
+    :func:`rank_cutoffs` the count of canaries ranking <= k rules out every eps whose tail bound
+    is <= that cutoff's level (:func:`cutoff_levels`: alpha split over the cutoffs, Bonferroni);
+    so all cutoffs hold together with probability >= 1 - alpha. The bound is the largest eps ruled out,
+    floored at 0, and at most log(R + 1). If each canary is several records (canary_repeats > 1)
+    the bound is on that group's epsilon.
+    """
+    eps, succ, ks = _canary_eps_table(np.asarray(ranks)[None], num_references, delta, alpha)
+    i = int(np.argmax(eps[0]))
+    best = float(eps[0, i])
+    out = {"eps_lb": max(best, 0.0), "k": None, "successes": None, "canaries": int(np.asarray(ranks).size),
+           "candidates": int(num_references) + 1, "cutoffs": ks.tolist(), "alpha": alpha, "delta": delta}
+    if best > 0:
+        out.update(k=int(ks[i]), successes=int(succ[0, i]))
+    return out
 
 
 # --------------------------------------------------------------------------- scoring
@@ -471,7 +602,8 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
                                        f"max diff {np.max(np.abs(ref - table[i, :k])):.3g}")
         ranks, exps = exposure_table(table)
         null = exposure_null(R, len(canaries), seed=cfg.seed)
-        true_rank, ref_rank = candidate_ranks(table)
+        delta = float(ledger.delta)
+        bound = canary_eps_lower_bound(pessimistic_ranks(table), R, delta)
         canary_auc = float(np.mean(np.sum(table[:, 1:] > table[:, :1], 1) + 0.5 * np.sum(table[:, 1:] == table[:, :1], 1)) / R)
 
         def mia_nll(records):
@@ -480,19 +612,20 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
         m_nll, n_nll = mia_nll(mia_members), mia_nll(nonmembers)
         m_ok, n_ok = m_nll[np.isfinite(m_nll)], n_nll[np.isfinite(n_nll)]
         score_s = time.perf_counter() - t_score
-        delta = float(ledger.delta)
         total = ledger.total()
         comp = ledger.components().get(name, {})
         mia = {
             "auc": auc(-m_ok, -n_ok),
             "tpr_at_fpr": {str(f): tpr_at_fpr(-m_ok, -n_ok, f) for f in FPR_LEVELS},
-            "eps_lb": eps_lower_bound(-m_ok, -n_ok, delta),
+            "eps_heuristic": threshold_eps_estimate(-m_ok, -n_ok, delta),
             "member_nll_mean": float(m_ok.mean()) if len(m_ok) else None,
             "nonmember_nll_mean": float(n_ok.mean()) if len(n_ok) else None,
             "members_scored": len(m_ok), "nonmembers_scored": len(n_ok),
             "unscored": int(len(m_nll) - len(m_ok) + len(n_nll) - len(n_ok)),
         }
         result = {
+            "visibility": "client-only",
+            "note": CLIENT_ONLY_NOTE,
             "task": task,
             "audited_component": "gen_proxy",
             "dp_enabled": bool(acfg.dp.enabled),
@@ -531,11 +664,12 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
             },
             "canaries": [{"id": c.id, "secret_sha256": c.secret_hash, "rank": int(r), "exposure": float(e)}
                          for c, r, e in zip(canaries, ranks, exps)],
+            "canary_eps_lb": {**bound, "unit": f"one canary = {a.canary_repeats} training record(s)",
+                              "confidence": 1 - ALPHA},
             "canary_game": {
                 "auc": canary_auc,
-                "eps_lb": eps_lower_bound(-true_rank, -ref_rank, delta),
-                "description": ("members: each canary's true secret, non-members: its references; score = -rank of "
-                                "the candidate within its canary's candidate set"),
+                "description": ("P(a canary's true secret has a lower log-perplexity than one of its references), ties "
+                                "half, averaged over the canaries; descriptive, no bound"),
             },
             "mia": mia,
             "methods": {
@@ -543,9 +677,12 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
                               "truncation as training (gen_proxy.loss_on, model.proxy.max_length)"),
                 "tpr_at_fpr": "largest empirical TPR over thresholds with empirical FPR <= level (step ROC, no "
                               "interpolation)",
-                "eps_lb": ("max over thresholds of log((TPR_low - delta) / FPR_high) and log((TNR_low - delta) / "
-                           f"FNR_high), Clopper-Pearson bounds each one-sided at {ALPHA / 2:g} (jointly 95%), "
-                           "floored at 0; threshold picked on the same samples"),
+                "canary_eps_lb": CANARY_BOUND_METHOD,
+                "mia_eps_heuristic": ("NOT a bound: max over thresholds of log((TPR_low - delta) / FPR_high) and "
+                                      "log((TNR_low - delta) / FNR_high), Clopper-Pearson bounds each one-sided at "
+                                      f"{ALPHA / 2:g}, floored at 0; valid only for independent training runs, while "
+                                      "these members and non-members share one model and the threshold is picked on "
+                                      "the same samples"),
             },
             "timing_s": {"train": round(train_s, 2), "score": round(score_s, 2),
                          "total": round(time.perf_counter() - t0, 2)},
@@ -559,12 +696,13 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
         }
         write_json(run_dir / "audit.json", json_safe(result))
         write_text(run_dir / "audit.md", _markdown(result))
-        tracker.summary({"audit": {"exposure_mean": result["exposure"]["mean"], "mia_auc": mia["auc"],
-                                   "mia_eps_lb": mia["eps_lb"]["eps_lb"]}})
-        log.info("audit: exposure mean %.2f (chance %.2f), max %.2f of %.2f; MIA AUC %.3f, eps_lb %.2f "
-                 "(theoretical %s); %s", result["exposure"]["mean"], result["exposure"]["chance_mean"],
-                 result["exposure"]["max"], result["exposure"]["max_possible"], mia["auc"], mia["eps_lb"]["eps_lb"],
-                 _fmt(result["theoretical"]["epsilon"]), run_dir / "audit.json")
+        # only what the synthetic canaries and the (DP) model give leaves the run directory: the MIA
+        # figures are non-DP statistics of private records and stay in the client-only audit.json
+        tracker.summary({"audit": {"exposure_mean": result["exposure"]["mean"], "canary_eps_lb": bound["eps_lb"]}})
+        log.info("audit: exposure mean %.2f (chance %.2f), max %.2f of %.2f; canary epsilon lower bound %.2f "
+                 "(theoretical %s); membership inference in the client-only %s", result["exposure"]["mean"],
+                 result["exposure"]["chance_mean"], result["exposure"]["max"], result["exposure"]["max_possible"],
+                 bound["eps_lb"], _fmt(result["theoretical"]["epsilon"]), run_dir / "audit.json")
         return result
     finally:
         tracker.finish()
@@ -587,16 +725,16 @@ def _markdown(r: dict) -> str:
         ("exposure mean (chance, q95)", f"{_fmt(e['mean'], 2)} ({_fmt(e['chance_mean'], 2)}, {_fmt(e['chance_mean_q95'], 2)})"),
         ("exposure max (of possible)", f"{_fmt(e['max'], 2)} (of {_fmt(e['max_possible'], 2)})"),
         ("canaries ranked first", f"{e['rank1_fraction']:.2f}"),
-        ("canary game eps_lb", _fmt(r["canary_game"]["eps_lb"]["eps_lb"], 2)),
+        (f"epsilon lower bound from canaries ({1 - ALPHA:.0%} confidence)", _fmt(r["canary_eps_lb"]["eps_lb"], 2)),
         ("MIA AUC", _fmt(m["auc"])),
         ("MIA TPR @ 1% FPR", _fmt(m["tpr_at_fpr"]["0.01"])),
         ("MIA TPR @ 10% FPR", _fmt(m["tpr_at_fpr"]["0.1"])),
-        ("MIA eps_lb (95% CP)", _fmt(m["eps_lb"]["eps_lb"], 2)),
+        ("MIA epsilon (heuristic, not a bound)", _fmt(m["eps_heuristic"]["eps"], 2)),
         ("records: trained / canaries x repeats / MIA members / non-members",
          f"{c['train_records']} / {c['canaries']} x {c['canary_repeats']} / {c['mia_members']} / {c['mia_nonmembers']}"),
         ("training epochs / steps", f"{r['training']['epochs']} / {r['training']['steps']}"),
     ]
-    lines = ["# Privacy audit of the generation proxy", "",
+    lines = [f"> {CLIENT_ONLY_NOTE}", "", "# Privacy audit of the generation proxy", "",
              "Only the generation proxy is trained and audited (the reward proxy is not).", "",
              "| quantity | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
