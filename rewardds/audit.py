@@ -577,7 +577,7 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
         if rec.get("dp"):
             ledger.spend(name, rec["noise_multiplier"], rec["sample_rate"], rec["steps"],
                          extra={"max_grad_norm": rec["max_grad_norm"], "grad_sample_mode": rec["grad_sample_mode"],
-                                "stage_path": str(out), "audit": True})
+                                "audit": True})
         ledger.save(run_dir / "privacy.json")
 
         # 3. scoring

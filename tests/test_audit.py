@@ -281,7 +281,7 @@ def test_audit_end_to_end_writes_every_field(run_pipeline, dp, caplog):
     assert any("canary epsilon lower bound" in x for x in said) and not any("MIA" in x for x in said)
     privacy = read_json(run_dir / "privacy.json")
     th = rep["theoretical"]
-    assert th["delta"] == pytest.approx(1 / 21)  # planned for the records actually trained on
+    assert th["delta"] == pytest.approx(min(1e-5, 1 / (10 * 21)))  # planned for the records actually trained on
     if dp == "dp=none":
         assert th["epsilon"] == "inf" and rep["dp_enabled"] is False
     else:
