@@ -54,6 +54,64 @@ def render_question_prompt(tokenizer, task: str, examples: list[str]) -> str:
     return _render(tokenizer, messages(task, question_request(task, examples)), True)
 
 
+def format_example(question: str, answer: str) -> str:
+    """One (question, answer) example as text: what one-step generation writes and reads."""
+    return f"Question: {question.strip()}\nAnswer: {answer.strip()}"
+
+
+def parse_example(text: str) -> tuple[str, str] | None:
+    """(question, answer) from text in :func:`format_example`'s form; None when it is not."""
+    head, sep, answer = text.partition("\nAnswer:")
+    if not sep or not head.strip().startswith("Question:"):
+        return None
+    question = head.strip()[len("Question:"):].strip()
+    answer = answer.strip()
+    return (question, answer) if question and answer else None
+
+
+def shorten(text: str, words: int) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + (" ..." if len(parts) > words else "")
+
+
+def fit_examples(tokenizer, render, examples: list[tuple[str, str]], max_tokens: int) -> list[tuple[str, str]]:
+    """Shorten few-shot examples (never drop them: k is part of the method) until
+    ``render(examples)`` fits ``max_tokens`` tokens, so a prompt never overruns the
+    generator's context."""
+    words = max((len(t.split()) for ex in examples for t in ex), default=0)
+    shown = list(examples)
+    while shown and len(tokenizer(render(shown), add_special_tokens=False)["input_ids"]) > max_tokens and words > 4:
+        words = max(4, int(words * 0.7))
+        shown = [(shorten(q, words), shorten(a, words)) for q, a in examples]
+    return shown
+
+
+def example_request(task: str, examples: list[tuple[str, str]]) -> str:
+    """User turn asking for one new (question, answer) example in one generation (one-step synthesis)."""
+    text = (f"Write one new example: a question that a {ASKER[task]} might ask and its answer, "
+            "as 'Question: ...' and then 'Answer: ...'.")
+    if examples:
+        text += " Examples:\n\n" + "\n\n".join(format_example(q, a) for q, a in examples)
+    return text
+
+
+def render_example_prompt(tokenizer, task: str, examples: list[tuple[str, str]]) -> str:
+    return _render(tokenizer, messages(task, example_request(task, examples)), True)
+
+
+def answer_request(question: str, examples: list[tuple[str, str]]) -> str:
+    """User turn for an answer after k (question, answer) examples (the "-ICL" response prompt)."""
+    if not examples:
+        return question
+    shots = "\n\n".join(format_example(q, a) for q, a in examples)
+    return f"{shots}\n\nQuestion: {question.strip()}"
+
+
+def render_answer_prompt(tokenizer, task: str, question: str, examples: list[tuple[str, str]]) -> str:
+    """The answer prompt; without examples it is exactly :func:`render_prompt`."""
+    return _render(tokenizer, messages(task, answer_request(question, examples)), True)
+
+
 def critique_request(question: str, better: str, worse: str) -> str:
     return (
         "Compare two answers to the same question and say briefly how the first could be improved.\n"

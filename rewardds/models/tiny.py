@@ -60,8 +60,10 @@ def build_model(tokenizer, cfg):
 
 
 def public_conversations(task: str, public: list[Record], seed: int, max_examples: int = 2) -> list[tuple[str, str]]:
-    """(user, assistant) pairs the base model learns from: answering public questions
-    and writing new questions in the format query synthesis asks for."""
+    """(user, assistant) pairs the base model learns from: answering public questions,
+    writing new questions in the format query synthesis asks for, and writing whole
+    new (question, answer) examples as one-step synthesis asks (with 0..1 examples
+    shown, the answers kept short to fit the context)."""
     rng = random.Random(seed)
     pairs = [(r.question, r.answer) for r in public]
     questions = [r.question for r in public]
@@ -69,6 +71,11 @@ def public_conversations(task: str, public: list[Record], seed: int, max_example
         k = rng.randint(0, max_examples)
         examples = rng.sample([q for q in questions if q != r.question], k=min(k, len(questions) - 1))
         pairs.append((chat.question_request(task, examples), r.question))
+    one_step = random.Random(seed + 1)
+    for r in public:
+        shown = [(chat.shorten(x.question, 24), chat.shorten(x.answer, 24))
+                 for x in one_step.sample(public, k=one_step.randint(0, max_examples)) if x is not r]
+        pairs.append((chat.example_request(task, shown), chat.format_example(r.question, r.answer)))
     rng.shuffle(pairs)
     return pairs
 
