@@ -83,7 +83,7 @@ def ratio_statistic(numerator, denominator, transform: Callable[[np.ndarray], np
     return stat
 
 
-def _as_statistic(name: str, item: PerItem) -> tuple[Statistic, int | None]:
+def _as_statistic(item: PerItem) -> tuple[Statistic, int | None]:
     if callable(item):
         return item, getattr(item, "n", None)
     stat = mean_statistic(item)
@@ -116,7 +116,7 @@ def bootstrap_ci(per_item: PerItem | Mapping[str, PerItem], n_boot: int = 1000, 
     items = {"": per_item} if single else dict(per_item)
     stats: dict[str, Statistic] = {}
     for name, item in items.items():
-        stat, size = _as_statistic(name, item)
+        stat, size = _as_statistic(item)
         if size is not None:
             if n is None:
                 n = size
