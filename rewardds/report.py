@@ -859,7 +859,7 @@ def job_lines(rows: list[dict]) -> list[str]:
                     + [_fmt(r["budget_epsilon"]), _fmt(r["epsilon"]), _fmt(r["delta"], 3)]
                     + [_value_cell(target.get(m), cis.get(m)) for m in metrics]
                     + ["" if r["wall_time_s"] is None else f"{r['wall_time_s']:.1f}", _status_text(r)])
-    return lines + _table(header, body, left=["status"]) + [""]
+    return lines + _table(header, body, left=["method", "status"]) + [""]
 
 
 def markdown_text(rows: list[dict], sweep_dir: Path, metric: str | None, png_name: str,

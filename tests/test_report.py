@@ -389,3 +389,15 @@ def test_tolerates_missing_and_malformed_contract_keys(tmp_path: Path):
     assert body[0][0] == "rewardds"  # from the override
     assert body[0][col["ROUGE-L"]] == "0.3" and body[0][col["synthetic size"]] == ""
     assert body[1][col["composed ε"]] == "none"
+
+
+def test_a_method_whose_jobs_all_failed_keeps_its_row(tmp_path: Path):
+    sweep = _method_sweep(tmp_path, ["rewardds", "dp_sgd"], (0,),
+                          fail=("dp_sgd", 0))
+    result = report.write_report(sweep, tmp_path / "o")
+    md = (tmp_path / "o" / "report.md").read_text()
+    header, body = _md_table(md, "## Methods")
+    col = {name: i for i, name in enumerate(header)}
+    assert [r[0] for r in body] == ["rewardds", "dp_sgd"]
+    assert body[1][col["seeds"]] == "0 (+1 failed)" and body[1][col["ROUGE-L"]] == "" and body[1][col["composed ε"]] == ""
+    assert result["paths"]["png"].stat().st_size > 5_000
