@@ -6,18 +6,26 @@ word-level tokenizer built here, so nothing is downloaded.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import pytest
 import torch
 
+from rewardds.eval.bootstrap import bootstrap_ci
 from rewardds.eval.metrics import (
+    answer_nll_sums,
     answer_perplexity,
     pass_at_k,
+    pass_at_k_metrics,
+    pass_at_k_per_task,
     per_example_nll,
+    perplexity_from_nll_sums,
     qa_metrics,
+    rouge_per_item,
     rouge_scores,
     sentence_bleu,
+    sentence_bleu_per_item,
 )
 
 # --------------------------------------------------------------------------- ROUGE / BLEU
@@ -93,6 +101,52 @@ def test_empty_and_mismatched_inputs():
     assert qa_metrics([""], ["some reference"])["rougeL"] == 0.0
 
 
+QA_PREDS = ["a cat on the mat sat", "the cat sat", "drink water and rest", "see a doctor", "", "take two tablets daily"]
+QA_REFS = ["the cat sat on the mat", "the cat sat on the mat", "rest and drink plenty of water",
+           "see a doctor soon", "anything", "take one tablet every day"]
+
+
+def test_per_item_metrics_hand_computed_and_means_unchanged():
+    # the two cat pairs of test_rouge_hand_computed, item by item
+    got = rouge_per_item(["a cat on the mat sat", "the cat sat"], ["the cat sat on the mat"] * 2)
+    assert got["rouge1"] == pytest.approx([5 / 6, 2 / 3])
+    assert got["rouge2"] == pytest.approx([2 / 5, 4 / 7])
+    assert got["rougeL"] == pytest.approx([2 / 3, 2 / 3])
+    import sacrebleu
+
+    assert sentence_bleu_per_item(QA_PREDS[:2], QA_REFS[:2]) == [
+        sacrebleu.sentence_bleu(p, [r]).score for p, r in zip(QA_PREDS[:2], QA_REFS[:2])]
+    # the aggregates are exactly (bit for bit) the left-to-right mean of the per-item values
+    per = rouge_per_item(QA_PREDS, QA_REFS)
+    means = rouge_scores(QA_PREDS, QA_REFS)
+    for key in ("rouge1", "rouge2", "rougeL"):
+        total = 0.0
+        for v in per[key]:
+            total += v
+        assert means[key] == total / len(QA_PREDS)
+    assert sentence_bleu(QA_PREDS, QA_REFS) == sum(sentence_bleu_per_item(QA_PREDS, QA_REFS)) / len(QA_PREDS)
+    assert rouge_per_item([], []) == {"rouge1": [], "rouge2": [], "rougeL": []}
+    assert sentence_bleu_per_item([], []) == []
+
+
+def test_qa_metrics_keeps_its_keys_and_adds_paired_intervals():
+    out = qa_metrics(QA_PREDS, QA_REFS)
+    assert {k: out[k] for k in ("rouge1", "rouge2", "rougeL")} == rouge_scores(QA_PREDS, QA_REFS)
+    assert out["bleu"] == sentence_bleu(QA_PREDS, QA_REFS) and out["n"] == len(QA_PREDS)
+    assert set(out["ci95"]) == {"rouge1", "rouge2", "rougeL", "bleu"}
+    for key, (lo, hi) in out["ci95"].items():
+        assert lo <= out[key] <= hi and lo < hi, key
+    # items resampled, the same indices for every metric (seed 0, 1000 resamples by default)
+    per = dict(rouge_per_item(QA_PREDS, QA_REFS), bleu=sentence_bleu_per_item(QA_PREDS, QA_REFS))
+    assert out["ci95"] == {k: list(v) for k, v in bootstrap_ci(per, n_boot=1000, seed=0).items()}
+    assert qa_metrics(QA_PREDS, QA_REFS) == out  # deterministic
+    assert qa_metrics(QA_PREDS, QA_REFS, seed=1)["ci95"] != out["ci95"]
+    json.dumps(out, allow_nan=False)
+    empty = qa_metrics([], [])
+    assert empty["n"] == 0 and empty["rougeL"] == 0.0 and empty["ci95"]["rougeL"] == [None, None]
+    json.dumps(empty, allow_nan=False)
+
+
 # --------------------------------------------------------------------------- pass@k
 
 
@@ -118,6 +172,29 @@ def test_pass_at_k_edge_cases_and_stability():
     for bad in [(0, 0, 1), (3, 4, 1), (3, -1, 1), (3, 1, 0), (3, 1, 4)]:
         with pytest.raises(ValueError):
             pass_at_k(*bad)
+
+
+def test_pass_at_k_per_task_and_intervals():
+    # task passes: 1 of 2, 0 of 2, 2 of 2 -> pass@1 per task 0.5, 0, 1; pass@2 1, 0, 1
+    tasks = [[True, False], [False, False], [True, True]]
+    assert pass_at_k_per_task(tasks, 1) == [0.5, 0.0, 1.0]
+    assert pass_at_k_per_task(tasks, 2) == [1.0, 0.0, 1.0]
+    out = pass_at_k_metrics(tasks, ks=(2,))
+    assert out["pass@1"] == pytest.approx(0.5) and out["pass@2"] == pytest.approx(2 / 3) and out["n"] == 3
+    assert set(out["ci95"]) == {"pass@1", "pass@2"}
+    for key, (lo, hi) in out["ci95"].items():
+        assert 0.0 <= lo <= out[key] <= hi <= 1.0, key
+    # evaluate_samples' per_task entries ({"n", "c", ...}) are accepted as they are
+    counts = [{"n": 2, "c": 1, "statuses": ["passed", "failed"]}, {"n": 2, "c": 0}, {"n": 2, "c": 2}]
+    assert pass_at_k_metrics(counts, ks=(2,)) == out
+    # paired with the QA metrics of the same items: same resamples (same n and seed)
+    many = [[i % 3 == 0, i % 2 == 0] for i in range(40)]
+    got = pass_at_k_metrics(many)
+    assert got["ci95"]["pass@1"] == list(bootstrap_ci(pass_at_k_per_task(many, 1)))
+    with pytest.raises(ValueError):
+        pass_at_k_metrics([[True]], ks=(2,))  # pass@2 needs 2 samples
+    empty = pass_at_k_metrics([])
+    assert empty["n"] == 0 and math.isnan(empty["pass@1"]) and empty["ci95"]["pass@1"] == [None, None]
 
 
 # --------------------------------------------------------------------------- perplexity
@@ -224,6 +301,32 @@ def test_nll_and_perplexity_equal_hand_computed_cross_entropy(model, pad_token):
     # corpus level: exp(total NLL / total answer tokens), not a mean of per-example perplexities
     expected = math.exp(sum(s for s, _ in hand) / sum(n for _, n in hand))
     assert answer_perplexity(model, tok, PROMPTS, ANSWERS, batch_size=2) == pytest.approx(expected, rel=1e-5)
+
+
+def test_qa_metrics_perplexity_and_its_interval(model, tokenizer):
+    sums = answer_nll_sums(model, tokenizer, PROMPTS, ANSWERS, batch_size=2)
+    assert [s / n for s, n in sums] == pytest.approx(per_example_nll(model, tokenizer, PROMPTS, ANSWERS), abs=1e-6)
+    ppl = answer_perplexity(model, tokenizer, PROMPTS, ANSWERS, batch_size=2)
+    assert perplexity_from_nll_sums(sums) == ppl
+    preds = ["four", "sat on the mat", "advice", "water"]
+    out = qa_metrics(preds, ANSWERS, nll_sums=sums)
+    assert out["ppl"] == ppl
+    lo, hi = out["ci95"]["ppl"]
+    assert lo <= ppl <= hi and lo < hi
+    # the statistic is the corpus perplexity of each resample, not a mean of per-item perplexities
+    import numpy as np
+
+    from rewardds.eval.bootstrap import resample_indices
+
+    idx = resample_indices(4, n_boot=1000, seed=0)
+    nll = np.array([s for s, _ in sums])
+    tok = np.array([n for _, n in sums])
+    boot = np.exp(nll[idx].sum(axis=1) / tok[idx].sum(axis=1))
+    assert [lo, hi] == pytest.approx(list(np.quantile(boot, [0.025, 0.975])))
+    # the other metrics' intervals do not depend on whether ppl is there
+    assert {k: v for k, v in out["ci95"].items() if k != "ppl"} == qa_metrics(preds, ANSWERS)["ci95"]
+    with pytest.raises(ValueError):
+        qa_metrics(preds, ANSWERS, nll_sums=sums[:2])
 
 
 def test_uniform_model_has_perplexity_equal_to_vocab_size(model, tokenizer):

@@ -180,3 +180,224 @@ def test_metric_fallback_inf_epsilon_and_orphans(tmp_path: Path):
 def test_missing_sweep_dir(tmp_path: Path, capsys):
     assert report.main([str(tmp_path / "nope")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- method comparisons
+
+METHOD_ROUGE_L = {"rewardds": 0.30, "dp_instruct": 0.26, "non_private": 0.40, "dp_sgd": 0.28}  # at seed 0
+SEEDS = (0, 1, 2)
+NONDP_NOTE = ("non-private reference: the target is fine-tuned on the private records directly, without any DP "
+              "mechanism. It bounds the utility from above.")
+
+
+def _method_metrics(method: str, seed: int, code: bool = False) -> dict:
+    v = METHOD_ROUGE_L[method] + 0.01 * seed
+    target = {"rouge1": v + 0.1, "rouge2": v / 2, "rougeL": v, "bleu": 100 * v, "ppl": 20.0 - 10 * v}
+    if code:
+        target["pass@1"] = v
+    ci95 = {m: [x - 0.05, x + 0.04] for m, x in target.items()}
+    target.update({"n": 24, "ci95": ci95})
+    size = {"rewardds": 1000 + seed, "dp_instruct": 800}.get(method)
+    return {"method": method, "synthetic_size": size, "wall_time_s": 50.0,
+            "eval": {"target": target, "base": {"rougeL": 0.15, "pass@1": 0.1, "n": 24}}}
+
+
+def _method_privacy(method: str, eps: float) -> dict:
+    if method == "non_private":
+        return {"total": {"epsilon": "inf", "delta": 1e-5}, "formal_guarantee": False,
+                "guarantee_note": NONDP_NOTE, "budget": {"epsilon": eps, "delta": 1e-5}}
+    return {"total": {"epsilon": round(eps * 0.99, 4), "delta": 1e-5}, "formal_guarantee": True,
+            "guarantee_note": None, "budget": {"epsilon": eps, "delta": 1e-5}}
+
+
+def _method_sweep(root: Path, methods, seeds, eps_values=(4.0,), task="medical", fail=None) -> Path:
+    """A `method=... dp.epsilon=... seed=...` multirun (Hydra numbers jobs method-major)."""
+    sweep = root / "msweep"
+    num = 0
+    for method in methods:
+        for eps in eps_values:
+            for seed in seeds:
+                d = _job(sweep, num, [f"task={task}", f"method={method}", f"dp.epsilon={eps:g}", f"seed={seed}"],
+                         f"8_{num}")
+                cfg = {"task": {"name": task}, "method": {"name": method}, "seed": seed,
+                       "dp": {"enabled": method != "non_private", "epsilon": eps}}
+                (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+                if fail == (method, seed):
+                    (d / "error.txt").write_text("RuntimeError: CUDA out of memory\n")
+                else:
+                    (d / "metrics.json").write_text(json.dumps(_method_metrics(method, seed, code=task == "code")))
+                    (d / "privacy.json").write_text(json.dumps(_method_privacy(method, eps)))
+                num += 1
+    return sweep
+
+
+def _md_table(md: str, after: str) -> tuple[list[str], list[list[str]]]:
+    """Header and body cells of the first markdown table after the line ``after``."""
+    lines = md.splitlines()
+    start = lines.index(after)
+    table = []
+    for line in lines[start + 1:]:
+        if line.startswith("|"):
+            table.append(line)
+        elif table:
+            break
+    split = lambda line: [c.strip() for c in line.strip().strip("|").split("|")]  # noqa: E731
+    return split(table[0]), [split(line) for line in table[2:]]
+
+
+@pytest.fixture()
+def method_sweep(tmp_path: Path) -> Path:
+    return _method_sweep(tmp_path, list(METHOD_ROUGE_L), SEEDS, fail=("dp_instruct", 2))
+
+
+def test_collect_reads_the_method_contract(method_sweep: Path):
+    rows = report.collect(method_sweep)
+    assert len(rows) == 12
+    by = {(r["method"], r["overrides"]["seed"]): r for r in rows}
+    ok = by[("rewardds", "1")]
+    assert ok["synthetic_size"] == 1001 and ok["guarantee_note"] is None
+    assert ok["ci95"]["target"]["rougeL"] == pytest.approx((0.26, 0.35))
+    assert "ci95" not in ok["eval"]["target"]  # eval keeps the numbers only
+    assert by[("non_private", "0")]["guarantee_note"] == NONDP_NOTE
+    assert by[("non_private", "0")]["epsilon"] == float("inf")
+    assert by[("dp_sgd", "0")]["synthetic_size"] is None
+    failed = by[("dp_instruct", "2")]  # no metrics.json: the method comes from the override
+    assert failed["status"] == "failed" and failed["method"] == "dp_instruct"
+    # without the override the method comes from config.yaml (method.name)
+    d = Path(failed["job_dir"])
+    (d / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(["task=medical", "seed=2"]))
+    assert [r for r in report.collect(method_sweep) if r["job"] == d.name][0]["method"] == "dp_instruct"
+
+
+def test_method_sweep_table_aggregates_seeds(method_sweep: Path, tmp_path: Path, capsys):
+    out = tmp_path / "out"
+    assert report.main([str(method_sweep), "--out", str(out)]) == 0
+    assert "note: metric" not in capsys.readouterr().err
+    md = (out / "report.md").read_text()
+    header, body = _md_table(md, "## Methods")
+    assert header == ["method", "seeds", "ROUGE-1", "ROUGE-2", "ROUGE-L", "BLEU", "ppl", "test items",
+                      "synthetic size", "composed ε", "δ"]
+    col = {name: i for i, name in enumerate(header)}
+    assert [r[0] for r in body] == ["rewardds", "dp_instruct", "non_private", "dp_sgd"]  # command-line order
+    rows = {r[0]: r for r in body}
+    # rewardds: rougeL 0.30, 0.31, 0.32 -> mean 0.31, sample std 0.01; intervals [v-0.05, v+0.04] averaged
+    assert rows["rewardds"][col["ROUGE-L"]] == "0.31 ± 0.01 [0.26, 0.35]"
+    assert rows["rewardds"][col["seeds"]] == "3"
+    assert rows["rewardds"][col["synthetic size"]] == "1000–1002"
+    assert rows["rewardds"][col["composed ε"]] == "3.96" and rows["rewardds"][col["δ"]] == "1.00e-05"
+    assert rows["rewardds"][col["test items"]] == "24"
+    # dp_instruct: seed 2 failed -> 2 seeds, 0.26 and 0.27
+    assert rows["dp_instruct"][col["seeds"]] == "2 (+1 failed)"
+    assert rows["dp_instruct"][col["ROUGE-L"]] == "0.265 ± 0.0071 [0.215, 0.305]"
+    assert rows["dp_instruct"][col["synthetic size"]] == "800"
+    eps_cell = rows["non_private"][col["composed ε"]]
+    assert eps_cell.startswith("none (non-private reference: the target is fine-tuned") and eps_cell.endswith(")")
+    assert len(eps_cell) < len(NONDP_NOTE)  # shortened
+    assert rows["dp_sgd"][col["synthetic size"]] == ""
+    assert "mean over seeds" in md and "standard deviation" in md and "bootstrap" in md
+    # the per-job table is still there, each metric with its own interval
+    jheader, jbody = _md_table(md, "## Jobs")
+    jcol = {name: i for i, name in enumerate(jheader)}
+    assert "method" in jheader and "seed" in jheader
+    first = [r for r in jbody if r[jcol["job"]] == "0"][0]
+    assert first[jcol["target rougeL"]] == "0.3 [0.25, 0.34]"
+    assert "## Failed jobs" in md and "CUDA out of memory" in md
+
+    with open(out / "report_methods.csv", newline="") as fh:
+        mrows = {r["method"]: r for r in csv.DictReader(fh)}
+    assert list(mrows) == ["rewardds", "dp_instruct", "non_private", "dp_sgd"]
+    r = mrows["rewardds"]
+    assert float(r["rougeL"]) == pytest.approx(0.31) and float(r["rougeL_std"]) == pytest.approx(0.01)
+    assert float(r["rougeL_ci_lo"]) == pytest.approx(0.26) and float(r["rougeL_ci_hi"]) == pytest.approx(0.35)
+    assert r["n_seeds"] == "3" and r["n_failed"] == "0" and r["seeds"] == "0 1 2"
+    assert r["synthetic_size"] == "1001" and float(r["epsilon"]) == pytest.approx(3.96)
+    assert mrows["dp_instruct"]["n_failed"] == "1"
+    assert mrows["non_private"]["epsilon"] == "inf" and mrows["non_private"]["formal_guarantee"] == "false"
+    assert mrows["non_private"]["guarantee_note"] == NONDP_NOTE
+    assert mrows["dp_sgd"]["synthetic_size"] == ""
+    with open(out / "report.csv", newline="") as fh:
+        jobs = list(csv.DictReader(fh))
+    job0 = [j for j in jobs if j["job"] == "0"][0]
+    assert job0["method"] == "rewardds" and job0["synthetic_size"] == "1000"
+    assert float(job0["target.rougeL_ci_lo"]) == pytest.approx(0.25)
+
+    png = (out / "privacy_utility.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_method_groups_and_plot_mode(method_sweep: Path, tmp_path: Path):
+    result = report.write_report(method_sweep, tmp_path / "o")
+    assert result["plot"] == "method" and result["metric"] == "rougeL"
+    groups = {g["method"]: g for g in result["groups"]}
+    g = groups["rewardds"]
+    s = g["metrics"]["rougeL"]
+    assert s["n"] == 3 and s["mean"] == pytest.approx(0.31) and s["std"] == pytest.approx(0.01)
+    assert report.error_bar(s) == pytest.approx((0.01, 0.01))  # seed spread when aggregated
+    one = report.aggregate([r for r in result["rows"] if r["job"] == "0"])[0]["metrics"]["rougeL"]
+    assert one["std"] is None and report.error_bar(one) == pytest.approx((0.05, 0.04))  # the bootstrap interval
+
+
+def test_single_seed_method_sweep_shows_bootstrap_intervals(tmp_path: Path):
+    sweep = _method_sweep(tmp_path, ["rewardds", "dp_sgd"], (0,))
+    result = report.write_report(sweep, tmp_path / "o")
+    md = (tmp_path / "o" / "report.md").read_text()
+    header, body = _md_table(md, "## Methods")
+    col = {name: i for i, name in enumerate(header)}
+    assert [r[col["seeds"]] for r in body] == ["1", "1"]
+    assert body[0][col["ROUGE-L"]] == "0.3 [0.25, 0.34]"
+    assert result["plot"] == "method"
+
+
+def test_code_method_sweep_defaults_to_pass_at_1(tmp_path: Path, capsys):
+    sweep = _method_sweep(tmp_path, ["rewardds", "dp_sgd"], (0, 1), task="code")
+    out = tmp_path / "o"
+    assert report.main([str(sweep), "--out", str(out)]) == 0
+    assert "note: metric" not in capsys.readouterr().err
+    md = (out / "report.md").read_text()
+    header, body = _md_table(md, "## Methods")
+    assert header == ["method", "seeds", "pass@1", "test items", "synthetic size", "composed ε", "δ"]
+    assert body[0][2] == "0.305 ± 0.0071 [0.255, 0.345]"
+    assert report.write_report(sweep, out)["metric"] == "pass@1"
+    assert report.write_report(sweep, out, metric="rougeL")["metric"] == "rougeL"  # an explicit choice wins
+
+
+def test_method_by_epsilon_sweep_draws_lines(tmp_path: Path):
+    sweep = _method_sweep(tmp_path, ["rewardds", "dp_sgd"], (0, 1), eps_values=(1.0, 4.0))
+    result = report.write_report(sweep, tmp_path / "o")
+    assert result["plot"] == "epsilon"
+    md = (tmp_path / "o" / "report.md").read_text()
+    header, body = _md_table(md, "## Methods")
+    assert header[:3] == ["method", "dp.epsilon", "seeds"]
+    assert [(r[0], r[1], r[2]) for r in body] == [("rewardds", "1", "2"), ("dp_sgd", "1", "2"),
+                                                  ("rewardds", "4", "2"), ("dp_sgd", "4", "2")]
+    assert (tmp_path / "o" / "privacy_utility.png").stat().st_size > 10_000
+
+
+def test_tolerates_missing_and_malformed_contract_keys(tmp_path: Path):
+    sweep = _method_sweep(tmp_path, ["rewardds", "dp_sgd"], (0,))
+    m = json.loads((sweep / "0" / "metrics.json").read_text())
+    m["eval"]["target"]["ci95"] = {"rougeL": [0.1], "bleu": "wide", "rouge1": [None, None]}
+    del m["synthetic_size"], m["method"]
+    (sweep / "0" / "metrics.json").write_text(json.dumps(m))
+    p = json.loads((sweep / "1" / "privacy.json").read_text())
+    p["formal_guarantee"], p["guarantee_note"] = False, None
+    (sweep / "1" / "privacy.json").write_text(json.dumps(p))
+    report.write_report(sweep, tmp_path / "o")
+    md = (tmp_path / "o" / "report.md").read_text()
+    header, body = _md_table(md, "## Methods")
+    col = {name: i for i, name in enumerate(header)}
+    assert body[0][0] == "rewardds"  # from the override
+    assert body[0][col["ROUGE-L"]] == "0.3" and body[0][col["synthetic size"]] == ""
+    assert body[1][col["composed ε"]] == "none"
+
+
+def test_a_method_whose_jobs_all_failed_keeps_its_row(tmp_path: Path):
+    sweep = _method_sweep(tmp_path, ["rewardds", "dp_sgd"], (0,),
+                          fail=("dp_sgd", 0))
+    result = report.write_report(sweep, tmp_path / "o")
+    md = (tmp_path / "o" / "report.md").read_text()
+    header, body = _md_table(md, "## Methods")
+    col = {name: i for i, name in enumerate(header)}
+    assert [r[0] for r in body] == ["rewardds", "dp_sgd"]
+    assert body[1][col["seeds"]] == "0 (+1 failed)" and body[1][col["ROUGE-L"]] == "" and body[1][col["composed ε"]] == ""
+    assert result["paths"]["png"].stat().st_size > 5_000

@@ -9,6 +9,13 @@ filter's perplexity ranking through :func:`per_example_nll`; both it and
 :func:`answer_perplexity` go through the same batched scorer
 (:func:`_answer_nll_sums`), which right-pads every batch and always passes the
 attention mask (the reference implementation scored padded batches without it).
+
+Every metric also exists per item (:func:`rouge_per_item`,
+:func:`sentence_bleu_per_item`, :func:`answer_nll_sums`,
+:func:`pass_at_k_per_task`), so that :func:`qa_metrics` and
+:func:`pass_at_k_metrics` can attach 95% percentile bootstrap intervals over
+test items (:mod:`rewardds.eval.bootstrap`): with a few dozen test questions a
+small difference between two models is often noise.
 """
 from __future__ import annotations
 
@@ -20,14 +27,21 @@ from typing import Sequence
 
 __all__ = [
     "rouge_scores",
+    "rouge_per_item",
     "sentence_bleu",
+    "sentence_bleu_per_item",
     "qa_metrics",
     "answer_perplexity",
+    "answer_nll_sums",
+    "perplexity_from_nll_sums",
     "per_example_nll",
     "pass_at_k",
+    "pass_at_k_per_task",
+    "pass_at_k_metrics",
 ]
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
+N_BOOT = 1000  # bootstrap resamples for the ci95 intervals
 
 
 def _check_pairs(predictions: Sequence, references: Sequence, what: str = "predictions") -> None:
@@ -45,55 +59,98 @@ def _rouge_scorer():
     return rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
 
 
-def rouge_scores(predictions: list[str], references: list[str]) -> dict:
-    """Mean ROUGE-1/2/L F1 (each in [0, 1]) over prediction/reference pairs.
+def rouge_per_item(predictions: list[str], references: list[str]) -> dict[str, list[float]]:
+    """ROUGE-1/2/L F1 of each prediction/reference pair: ``{"rouge1": [...], ...}``.
 
     Uses the ``rouge-score`` package with ``use_stemmer=True`` (Porter stemmer;
     its tokenizer lower-cases and keeps only ``[a-z0-9]`` runs).  ROUGE-L is the
-    sentence-level LCS variant (``rougeL``, not ``rougeLsum``).  An empty list
-    gives 0.0 for every key.
+    sentence-level LCS variant (``rougeL``, not ``rougeLsum``).
     """
     _check_pairs(predictions, references)
-    totals = dict.fromkeys(ROUGE_TYPES, 0.0)
+    out: dict[str, list[float]] = {key: [] for key in ROUGE_TYPES}
     if not predictions:
-        return totals
+        return out
     scorer = _rouge_scorer()
     for pred, ref in zip(predictions, references):
         # rouge-score's signature is score(target, prediction).
         scores = scorer.score(ref or "", pred or "")
         for key in ROUGE_TYPES:
-            totals[key] += scores[key].fmeasure
-    return {key: value / len(predictions) for key, value in totals.items()}
+            out[key].append(scores[key].fmeasure)
+    return out
 
 
-def sentence_bleu(predictions: list[str], references: list[str]) -> float:
-    """Mean sentence-level BLEU in [0, 100], one reference per prediction.
+def _mean(values: list[float]) -> float:
+    """Left-to-right sum / count (0.0 for no values): the arithmetic the aggregate metrics always used."""
+    return sum(values) / len(values) if values else 0.0
+
+
+def rouge_scores(predictions: list[str], references: list[str]) -> dict:
+    """Mean ROUGE-1/2/L F1 (each in [0, 1]) over prediction/reference pairs.
+
+    The mean of :func:`rouge_per_item`.  An empty list gives 0.0 for every key.
+    """
+    return {key: _mean(values) for key, values in rouge_per_item(predictions, references).items()}
+
+
+def sentence_bleu_per_item(predictions: list[str], references: list[str]) -> list[float]:
+    """Sentence-level BLEU in [0, 100] of each prediction, one reference each.
 
     Each pair is scored with ``sacrebleu.sentence_bleu`` using sacrebleu's
     sentence-level defaults, spelled out here: ``smooth_method="exp"``
     (exponential decay smoothing of zero n-gram counts, Chen & Cherry 2014
     method 3), effective order on (n-gram orders longer than the hypothesis are
-    ignored), the ``13a`` tokenizer, case-sensitive, max n-gram order 4.  The
-    scores are averaged (this is not corpus BLEU).  An empty list gives 0.0.
+    ignored), the ``13a`` tokenizer, case-sensitive, max n-gram order 4.
     """
     _check_pairs(predictions, references)
     if not predictions:
-        return 0.0
+        return []
     import sacrebleu
 
-    total = 0.0
-    for pred, ref in zip(predictions, references):
-        total += sacrebleu.sentence_bleu(
+    return [
+        sacrebleu.sentence_bleu(
             pred or "", [ref or ""], smooth_method="exp", tokenize="13a", use_effective_order=True
         ).score
-    return total / len(predictions)
+        for pred, ref in zip(predictions, references)
+    ]
 
 
-def qa_metrics(predictions: list[str], references: list[str]) -> dict:
-    """ROUGE-1/2/L F1 ([0, 1]), mean sentence BLEU ([0, 100]) and ``n`` (pairs scored)."""
-    out = rouge_scores(predictions, references)
-    out["bleu"] = sentence_bleu(predictions, references)
+def sentence_bleu(predictions: list[str], references: list[str]) -> float:
+    """Mean sentence-level BLEU in [0, 100] (:func:`sentence_bleu_per_item`; not corpus BLEU).
+
+    An empty list gives 0.0.
+    """
+    return _mean(sentence_bleu_per_item(predictions, references))
+
+
+def _ci_lists(intervals: dict) -> dict:
+    """``{name: (lo, hi)}`` -> ``{name: [lo, hi]}`` for JSON; an undefined bound (no items) is None."""
+    return {name: [None if math.isnan(v) else v for v in pair] for name, pair in intervals.items()}
+
+
+def qa_metrics(predictions: list[str], references: list[str], *, nll_sums: Sequence[tuple[float, int]] | None = None,
+               n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """QA metrics with 95% bootstrap intervals over test items.
+
+    Keys: ``rouge1``, ``rouge2``, ``rougeL`` (mean F1, [0, 1]), ``bleu`` (mean
+    sentence BLEU, [0, 100]), ``n`` (pairs scored), with ``nll_sums`` (from
+    :func:`answer_nll_sums`, one per pair) also ``ppl`` (corpus perplexity, equal
+    to :func:`answer_perplexity`), and ``ci95``: ``{metric: [lo, hi]}`` for each
+    of those metrics, percentile intervals from ``n_boot`` resamples of the
+    items, the same resamples for every metric (``ppl`` is recomputed as
+    ``exp(sum NLL / sum tokens)`` on each resample).  Bounds are None without items.
+    """
+    from rewardds.eval.bootstrap import bootstrap_ci
+
+    per_item: dict = dict(rouge_per_item(predictions, references))
+    per_item["bleu"] = sentence_bleu_per_item(predictions, references)
+    out: dict = {key: _mean(values) for key, values in per_item.items()}
     out["n"] = len(predictions)
+    if nll_sums is not None:
+        if len(nll_sums) != len(predictions):
+            raise ValueError(f"{len(nll_sums)} nll_sums but {len(predictions)} predictions")
+        out["ppl"] = perplexity_from_nll_sums(nll_sums)
+        per_item["ppl"] = _perplexity_statistic(nll_sums)
+    out["ci95"] = _ci_lists(bootstrap_ci(per_item, n_boot=n_boot, alpha=0.05, seed=seed, n=len(predictions)))
     return out
 
 
@@ -232,6 +289,34 @@ def per_example_nll(model, tokenizer, prompts: list[str], answers: list[str], ba
     return [s / n if n else float("nan") for s, n in _answer_nll_sums(model, tokenizer, prompts, answers, batch_size, max_length)]
 
 
+def answer_nll_sums(model, tokenizer, prompts: list[str], answers: list[str], batch_size: int = 8,
+                    max_length: int = 1024) -> list[tuple[float, int]]:
+    """Per item: (summed NLL in nats of the answer + eos tokens, number of those tokens).
+
+    The per-item form of :func:`answer_perplexity` (same scorer); pass it to
+    :func:`qa_metrics` as ``nll_sums`` to get ``ppl`` and its interval.
+    """
+    return _answer_nll_sums(model, tokenizer, prompts, answers, batch_size, max_length)
+
+
+def perplexity_from_nll_sums(sums: Sequence[tuple[float, int]]) -> float:
+    """``exp(total NLL / total tokens)``; ``nan`` when no token was scored."""
+    total_nll = sum(s for s, _ in sums)
+    total_tokens = sum(n for _, n in sums)
+    if total_tokens == 0:
+        return float("nan")
+    return math.exp(total_nll / total_tokens)
+
+
+def _perplexity_statistic(sums: Sequence[tuple[float, int]]):
+    """Bootstrap statistic of :func:`perplexity_from_nll_sums` over resampled items."""
+    import numpy as np
+
+    from rewardds.eval.bootstrap import ratio_statistic
+
+    return ratio_statistic([s for s, _ in sums], [n for _, n in sums], transform=np.exp)
+
+
 @_no_grad
 def answer_perplexity(model, tokenizer, prompts: list[str], answers: list[str], batch_size: int = 8, max_length: int = 1024) -> float:
     """Corpus-level perplexity of the answers given the prompts.
@@ -241,12 +326,7 @@ def answer_perplexity(model, tokenizer, prompts: list[str], answers: list[str], 
     perplexities).  Scoring as in :func:`per_example_nll`; ``nan`` when nothing
     was scored (e.g. empty input).
     """
-    sums = _answer_nll_sums(model, tokenizer, prompts, answers, batch_size, max_length)
-    total_nll = sum(s for s, _ in sums)
-    total_tokens = sum(n for _, n in sums)
-    if total_tokens == 0:
-        return float("nan")
-    return math.exp(total_nll / total_tokens)
+    return perplexity_from_nll_sums(_answer_nll_sums(model, tokenizer, prompts, answers, batch_size, max_length))
 
 
 # --------------------------------------------------------------------------- pass@k
@@ -271,3 +351,36 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     for i in range(n - c + 1, n + 1):
         prod *= 1.0 - k / i
     return 1.0 - prod
+
+
+def _task_counts(task) -> tuple[int, int]:
+    """(samples, correct) of one task: a list of per-sample pass booleans, or a dict with ``n`` and ``c``
+    (an entry of :func:`rewardds.eval.code_exec.evaluate_samples`' ``per_task``)."""
+    if isinstance(task, dict):
+        return int(task["n"]), int(task["c"])
+    passes = list(task)
+    return len(passes), sum(bool(p) for p in passes)
+
+
+def pass_at_k_per_task(per_task: Sequence, k: int) -> list[float]:
+    """The unbiased pass@k estimate of each task (see :func:`pass_at_k` and :func:`_task_counts`)."""
+    return [pass_at_k(n, c, k) for n, c in map(_task_counts, per_task)]
+
+
+def pass_at_k_metrics(per_task: Sequence, ks: Sequence[int] = (1,), *, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """pass@k over tasks with 95% bootstrap intervals over tasks.
+
+    ``per_task``: per task, the pass booleans of its samples (or ``{"n", "c"}``
+    dicts).  Keys: ``pass@k`` for each k (pass@1 always; the mean over tasks of
+    :func:`pass_at_k`, as ``evaluate_samples`` reports it; ``nan`` without
+    tasks), ``n`` (tasks) and ``ci95``: ``{"pass@k": [lo, hi]}``.  The
+    resamples are those of :func:`qa_metrics` for the same number of items and
+    seed, so code and text metrics of one model stay paired.
+    """
+    from rewardds.eval.bootstrap import bootstrap_ci
+
+    per_item = {f"pass@{k}": pass_at_k_per_task(per_task, k) for k in sorted({int(k) for k in ks} | {1})}
+    out: dict = {name: _mean(v) if v else float("nan") for name, v in per_item.items()}
+    out["n"] = len(per_task)
+    out["ci95"] = _ci_lists(bootstrap_ci(per_item, n_boot=n_boot, alpha=0.05, seed=seed, n=len(per_task)))
+    return out
