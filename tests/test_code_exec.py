@@ -6,11 +6,15 @@ timeouts keep the file well under a minute on two cores.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,6 +22,7 @@ import pytest
 
 from rewardds.eval import code_exec
 from rewardds.eval.code_exec import evaluate_samples, extract_code, run_tests, sandbox_info
+from rewardds.errors import RewarddsError
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox targets Linux")
 
@@ -348,3 +353,319 @@ def test_dev_wrong_solutions_all_fail(dev_records):
     out = evaluate_samples(wrong, tasks, timeout=5.0, workers=2)
     assert out["pass@1"] == 0.0
     assert out["statuses"] == {"failed": len(dev_records)}
+
+
+# --------------------------------------------------------------------------- escape probes (OS isolation)
+
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# A stand-in for the pipeline: a separate process that evaluates one sample and
+# prints the result as JSON.  "{PID}" in the code becomes this process's pid, so
+# hostile code can target the process that evaluates it.
+_PIPELINE = r"""
+import json, os, sys
+from rewardds.eval.code_exec import run_tests
+code = sys.argv[1].replace("{PID}", str(os.getpid()))
+res = run_tests(code, json.loads(sys.argv[2]), sys.argv[3], timeout=float(sys.argv[4]))
+print("RESULT " + json.dumps({"passed": res.passed, "status": res.status, "detail": res.detail}), flush=True)
+"""
+
+
+def _pipeline_cmd(code, tests=TESTS, entry_point="add", timeout=T):
+    return [sys.executable, "-c", _PIPELINE, code, json.dumps(tests), entry_point, str(timeout)]
+
+
+def _pipeline_env(**extra):
+    env = dict(os.environ, **extra)
+    env["PYTHONPATH"] = str(_REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _run_in_pipeline(code, tests=TESTS, entry_point="add", timeout=T, **env):
+    """(return code of the pipeline process, its result dict or None)."""
+    proc = subprocess.run(_pipeline_cmd(code, tests, entry_point, timeout), env=_pipeline_env(**env),
+                          capture_output=True, text=True, timeout=60)
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    return proc.returncode, (json.loads(lines[-1][len("RESULT "):]) if lines else None), proc.stderr
+
+
+def _exec_dirs():
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "rewardds-exec-*")))
+
+
+def test_probe_pidfd_kill_of_the_evaluating_process_fails():
+    # os.pidfd_open + signal.pidfd_send_signal raise no audit event: only a PID
+    # namespace keeps the code from killing the process that evaluates it
+    code = (
+        "import os, signal\n"
+        "def add(a, b):\n"
+        "    for target in ({PID}, os.getppid()):\n"
+        "        try:\n"
+        "            signal.pidfd_send_signal(os.pidfd_open(target), signal.SIGKILL)\n"
+        "        except Exception:\n"
+        "            pass\n"
+        "    return a + b\n"
+    )
+    before = _exec_dirs()
+    rc, res, err = _run_in_pipeline(code)
+    assert rc == 0 and res is not None, (rc, err[-500:])
+    assert _exec_dirs() <= before
+
+
+def test_probe_dir_fd_write_escape_fails(tmp_path):
+    # open(relative path, dir_fd=<working dir>) after chdir deeper: the audit
+    # hook resolved it against the cwd, the kernel against the descriptor
+    target = tmp_path / "escaped.txt"
+    code = (
+        "import os\n"
+        "def add(a, b):\n"
+        "    wd = os.open('.', os.O_RDONLY)\n"
+        "    depth = os.getcwd().count('/')\n"
+        "    sub = '/'.join('d%d' % i for i in range(depth))\n"
+        "    os.makedirs(sub, exist_ok=True)\n"
+        "    os.chdir(sub)\n"
+        f"    fd = os.open('../' * depth + {str(target).lstrip('/')!r}, os.O_CREAT | os.O_WRONLY, dir_fd=wd)\n"
+        "    os.write(fd, b'escaped')\n"
+        "    return a + b\n"
+    )
+    res = _run(code)
+    assert not target.exists(), res
+    assert not res.passed, res
+
+
+_FORGE_FROM_OWN_MEMORY = r'''
+import os, re
+def _open_own_memory():
+    # the path the audit hook checks (relative to the cwd) is not the one the
+    # kernel opens (relative to dir_fd): cwd is as deep as the working dir
+    wd = os.open(".", os.O_RDONLY)
+    depth = os.getcwd().count("/")
+    sub = "/".join("m%d" % i for i in range(depth))
+    os.makedirs(sub, exist_ok=True)
+    os.chdir(sub)
+    return os.fdopen(os.open("../" * depth + "proc/self/mem", os.O_RDONLY, dir_fd=wd), "rb", buffering=0)
+def _forge():
+    seen, tokens = set(), []
+    try:
+        maps = open("/proc/self/maps").read().splitlines()
+        mem = _open_own_memory()
+    except Exception:
+        return
+    for line in maps:
+        parts = line.split()
+        if len(parts) < 2 or not parts[1].startswith("r"):
+            continue
+        lo, hi = (int(x, 16) for x in parts[0].split("-"))
+        if hi - lo > 1 << 28:
+            continue
+        try:
+            mem.seek(lo)
+            chunk = mem.read(hi - lo)
+        except Exception:
+            continue
+        for m in re.finditer(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", chunk):
+            if m.group() not in seen:
+                seen.add(m.group())
+                tokens.append(m.group())
+    lines = b"".join(t + b"\tpassed\t1 tests passed\n" for t in tokens[:1200])
+    for fd in range(3, 64):
+        try:
+            os.write(fd, lines)
+        except Exception:
+            pass
+    os._exit(0)
+_forge()
+def f(x):
+    return 0
+'''
+
+
+def test_probe_forged_pass_from_own_memory_fails():
+    # the code reads its own memory for the harness's secret and reports "passed"
+    res = run_tests(_FORGE_FROM_OWN_MEMORY, ["assert f(2) == 4"], "f", timeout=T)
+    assert not res.passed and res.status != "passed", res
+
+
+def test_probe_expected_value_is_not_in_the_sandbox():
+    # the expected value of an assert never reaches the sandboxed process, so it
+    # cannot be read from memory and returned
+    code = (
+        "import re\n"
+        + _FORGE_FROM_OWN_MEMORY.split("def _forge")[0] +
+        "def f(x):\n"
+        "    maps = open('/proc/self/maps').read().splitlines()\n"
+        "    with _open_own_memory() as mem:\n"
+        "        for line in maps:\n"
+        "            parts = line.split()\n"
+        "            if len(parts) < 2 or not parts[1].startswith('r'):\n"
+        "                continue\n"
+        "            lo, hi = (int(v, 16) for v in parts[0].split('-'))\n"
+        "            try:\n"
+        "                mem.seek(lo)\n"
+        "                chunk = mem.read(hi - lo)\n"
+        "            except Exception:\n"
+        "                continue\n"
+        "            if b'48151' + b'623420042' in chunk:\n"
+        "                return 48151623420042\n"
+        "    return 0\n"
+    )
+    res = run_tests(code, ["assert f(2) == 48151623420042"], "f", timeout=T)
+    assert not res.passed, res
+    assert run_tests("def f(x):\n    return 48151623420042\n", ["assert f(2) == 48151623420042"], "f", timeout=T).passed
+
+
+@pytest.fixture()
+def outside_files():
+    """A world-readable file in a world-traversable folder and a root-only (0600) file, each with a marker."""
+    folder = tempfile.mkdtemp(prefix="rewardds-probe-")
+    os.chmod(folder, 0o755)
+    marker = "probe-marker-" + os.urandom(6).hex()
+    public, private = os.path.join(folder, "public.txt"), os.path.join(folder, "private.txt")
+    with open(public, "w") as fh:
+        fh.write(marker)
+    os.chmod(public, 0o644)
+    with open(private, "w") as fh:
+        fh.write(marker)
+    os.chmod(private, 0o600)
+    try:
+        yield marker, [public, private] + ([str(DEV)] if DEV is not None else [])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_probe_reading_files_outside_the_sandbox_fails(outside_files):
+    marker, paths = outside_files
+    for path in paths:
+        code = (
+            "def add(a, b):\n"
+            f"    data = open({path!r}, errors='replace').read()\n"
+            f"    return a + b if ({marker!r} in data or {path.endswith('.json')!r}) else 0\n"
+        )
+        res = _run(code)
+        assert not res.passed, (path, res)
+        assert marker not in res.detail
+
+
+def test_probe_reading_the_pipelines_environment_fails():
+    marker = "probe-secret-" + os.urandom(6).hex()
+    code = (
+        "import os\n"
+        "def add(a, b):\n"
+        "    found = False\n"
+        "    for pid in ['{PID}', str(os.getppid())] + [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+        "        try:\n"
+        "            found = found or " + repr(marker) + ".encode() in open('/proc/%s/environ' % pid, 'rb').read()\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return a + b if found else 0\n"
+    )
+    rc, res, err = _run_in_pipeline(code, REWARDDS_PROBE_SECRET=marker)
+    assert rc == 0 and res is not None, err[-500:]
+    assert not res["passed"] and marker not in res["detail"], res
+
+
+def test_code_runs_as_an_unprivileged_user_without_capabilities():
+    code = (
+        "import os\n"
+        "def add(a, b):\n"
+        "    caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm', 'CapAmb'))]\n"
+        "    ok = os.getuid() != 0 and os.geteuid() != 0 and os.getgid() != 0 and 0 not in os.getgroups()\n"
+        "    return a + b if ok and all(int(c, 16) == 0 for c in caps) else 0\n"
+    )
+    res = _run(code)
+    assert res.passed, res
+
+
+def test_the_sandbox_sees_only_the_interpreter():
+    import sysconfig
+    site = sysconfig.get_paths()["purelib"]
+    code = (
+        "import os\n"
+        "def add(a, b):\n"
+        f"    hidden = [p for p in ({str(_REPO_ROOT)!r}, {site!r}, '/etc/passwd', '/home', '/usr/bin') if os.path.exists(p) and os.listdir(p) if os.path.isdir(p)]\n"
+        f"    hidden += [p for p in ({str(_REPO_ROOT)!r}, '/etc/passwd') if os.path.exists(p)]\n"
+        "    return a + b if not hidden else hidden\n"
+    )
+    res = _run(code)
+    assert res.passed, res
+
+
+def _descendants(pid):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append((int(entry), fields[19]))
+            except (OSError, IndexError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child[0])
+    return out
+
+
+def _alive(pid, start_time):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[19] == start_time and fields[0] != "Z"
+
+
+def test_killing_the_pipeline_kills_the_sandbox_and_leaves_no_folder():
+    before = _exec_dirs()
+    proc = subprocess.Popen(_pipeline_cmd("while True:\n    pass\n", timeout=30), env=_pipeline_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        procs = []
+        while time.monotonic() < deadline and not any(True for _ in procs):
+            time.sleep(0.2)
+            # wait until the sandboxed code runs: it spins, using CPU
+            procs = [p for p in _descendants(proc.pid)]
+            if procs:
+                time.sleep(1.0)
+                procs = _descendants(proc.pid)
+        assert procs, "no sandbox process appeared"
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(p, st) for p, st in procs):
+        time.sleep(0.1)
+    assert not any(_alive(p, st) for p, st in procs), procs
+    assert _exec_dirs() <= before
+
+
+def test_timeout_leaves_no_process_and_no_folder():
+    before = _exec_dirs()
+    res = _run("def add(a, b):\n    while True:\n        pass\n")
+    assert res.status == "timeout"
+    assert _descendants(os.getpid()) == []
+    assert _exec_dirs() <= before
+
+
+def test_missing_bwrap_refuses_with_one_line(monkeypatch):
+    monkeypatch.setenv("REWARDDS_BWRAP", "/nonexistent/bwrap")
+    with pytest.raises(RewarddsError) as err:
+        _run(GOOD)
+    msg = str(err.value)
+    assert "\n" not in msg and "apt-get install bubblewrap" in msg and "/nonexistent/bwrap" in msg
+    with pytest.raises(RewarddsError):
+        evaluate_samples([[GOOD]], [{"tests": TESTS, "entry_point": "add"}], timeout=T)
+
+
+def test_bwrap_that_cannot_create_namespaces_refuses(monkeypatch, tmp_path):
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("REWARDDS_BWRAP", str(fake))
+    with pytest.raises(RewarddsError) as err:
+        _run(GOOD)
+    msg = str(err.value)
+    assert "\n" not in msg and "No permissions to creating new namespace" in msg and "bubblewrap" in msg
