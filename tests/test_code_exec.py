@@ -120,10 +120,8 @@ def test_huge_allocation_fails_without_hurting_us():
     _assert_still_works()
 
 
-@pytest.mark.parametrize("netns", ["auto", "off"])
-def test_socket_to_localhost_is_refused(netns, monkeypatch):
-    if netns == "off":  # the audit hook alone must refuse it where `unshare -n` is unavailable
-        monkeypatch.setattr(code_exec, "_NETNS_PREFIX", [])
+def test_no_network_not_even_to_localhost():
+    # the sandbox has its own network namespace: this machine's 127.0.0.1 is not reachable
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
@@ -139,6 +137,9 @@ def test_socket_to_localhost_is_refused(netns, monkeypatch):
         )
         res = _run(code)
         assert not res.passed and res.status == "failed", res
+        interfaces = _run("import socket\ndef add(a, b):\n    return [n for _, n in socket.if_nameindex()]\n",
+                          tests=["assert add(1, 2) == ['lo']"])
+        assert interfaces.passed, interfaces
         with pytest.raises(socket.timeout):
             listener.accept()  # nobody connected
     finally:
@@ -159,14 +160,14 @@ def test_deleting_or_writing_outside_the_working_directory_is_refused(tmp_path):
         "overwrite": f"open({str(sentinel)!r}, 'w').write('gone')",
         "relative escape": "open('../../../../../../..' + " + repr(str(sentinel)) + ", 'a').write('x')",
         "chmod": f"os.chmod({str(sentinel)!r}, 0)",
-        "symlink": f"os.symlink({str(sentinel)!r}, 'link')",
+        "through a symlink": f"os.symlink({str(sentinel)!r}, 'link'); open('link', 'w').write('gone')",
         "new file": f"open({str(tmp_path / 'new.txt')!r}, 'x').write('x')",
     }
     for name, stmt in attempts.items():
         code = f"import os, shutil\ndef add(a, b):\n    {stmt}\n    return a + b\n"
         res = _run(code)
         assert not res.passed and res.status == "failed", (name, res)
-        assert "PermissionError" in res.detail or "sandbox" in res.detail, (name, res)
+        assert "Error" in res.detail, (name, res)  # the file does not exist in the sandbox's view
         assert sentinel.read_text() == "still here", name
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]
     assert os.access(sentinel, os.R_OK)
@@ -196,11 +197,12 @@ def test_printing_passed_or_forging_results_is_not_a_pass():
         "os._exit(0)\n"
     )
     res = _run(code)
-    assert not res.passed and res.status == "killed", res
+    assert not res.passed and res.status in ("failed", "killed"), res
 
 
 def test_tampering_with_the_harness_does_not_fake_a_pass():
-    # monkeypatch the builtins and functions a naive harness would use after the code ran
+    # monkeypatch the builtins and functions the in-sandbox harness uses; the
+    # verdict is decided by the judge process, which the code cannot reach
     code = (
         "import builtins, os, sys, json\n"
         "builtins.AssertionError = KeyError\n"
@@ -213,7 +215,7 @@ def test_tampering_with_the_harness_does_not_fake_a_pass():
     )
     res = _run(code)
     assert not res.passed and res.status == "failed" and "test 1 failed" in res.detail, res
-    # frame introspection that could reach the harness's secret is refused
+    # introspection of the in-sandbox harness finds nothing that makes a pass
     for probe in (
         "import sys\ndef add(a, b):\n    return sys._getframe(1).f_locals\n",
         "def add(a, b):\n    try:\n        1 / 0\n    except ZeroDivisionError as e:\n        return e.__traceback__.tb_frame.f_back.f_locals\n",
@@ -227,8 +229,7 @@ def test_tampering_with_the_harness_does_not_fake_a_pass():
 
 def test_process_creation_is_refused():
     for stmt in ("os.fork()", "os.system('true')", "subprocess.run(['true'])",
-                 "os.posix_spawn('/bin/true', ['true'], {})", "os.execv('/bin/true', ['true'])",
-                 "os.kill(os.getppid(), 0)"):
+                 "os.posix_spawn('/bin/true', ['true'], {})", "os.execv('/bin/true', ['true'])"):
         code = f"import os, subprocess\ndef add(a, b):\n    {stmt}\n    return a + b\n"
         res = _run(code)
         assert not res.passed and res.status == "failed", (stmt, res)
@@ -239,16 +240,22 @@ def test_process_creation_is_refused():
     _assert_still_works()
 
 
-def test_temporary_directory_is_removed():
-    res = _run("import os\ndef add(a, b):\n    raise RuntimeError(os.getcwd())\n")
-    assert res.status == "failed"
-    cwd = re.search(r"RuntimeError: (\S+)", res.detail).group(1)
-    assert "rewardds-exec-" in cwd and not os.path.exists(cwd)
+def test_working_directory_is_private_and_nothing_is_left_behind():
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "rewardds-exec-*")))
+    res = _run("import os\nopen('mine.txt', 'w').write('x')\ndef add(a, b):\n    raise RuntimeError(os.getcwd())\n")
+    assert res.status == "failed" and "RuntimeError: /tmp" in res.detail, res
+    # the next sample starts with an empty working directory
+    assert _run("import os\ndef add(a, b):\n    return a + b if os.listdir('.') == [] else 0\n").passed
+    for code in (GOOD, WRONG, "def add(a, b)\n", "import os\nos._exit(3)\n", "while True:\n    pass\n"):
+        _run(code, timeout=1.0)
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "rewardds-exec-*"))) <= before
 
 
-def test_sandbox_info_reports_network_namespace_choice():
+def test_sandbox_info_reports_the_isolation():
     info = sandbox_info()
-    assert set(info) >= {"network_namespace", "root", "nproc_limit"}
+    assert info["uid"] == 65534 and info["network"] is False
+    assert {"pid", "mount", "net"} <= set(info["namespaces"])
+    assert any(p.endswith(os.sep + "os.py") or os.path.isdir(p) for p in info["view"])
 
 
 # --------------------------------------------------------------------------- extraction
