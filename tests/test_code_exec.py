@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -577,6 +578,8 @@ def test_code_runs_as_an_unprivileged_user_without_capabilities():
         "def add(a, b):\n"
         "    caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm', 'CapAmb'))]\n"
         "    ok = os.getuid() != 0 and os.geteuid() != 0 and os.getgid() != 0 and 0 not in os.getgroups()\n"
+        "    status = open('/proc/self/status').read()\n"
+        "    ok = ok and (os.uname().machine != 'x86_64' or 'Seccomp:\\t2' in status)  # a seccomp filter\n"
         "    return a + b if ok and all(int(c, 16) == 0 for c in caps) else 0\n"
     )
     res = _run(code)
@@ -591,6 +594,7 @@ def test_the_sandbox_sees_only_the_interpreter():
         "def add(a, b):\n"
         f"    hidden = [p for p in ({str(_REPO_ROOT)!r}, {site!r}, '/etc/passwd', '/home', '/usr/bin') if os.path.exists(p) and os.listdir(p) if os.path.isdir(p)]\n"
         f"    hidden += [p for p in ({str(_REPO_ROOT)!r}, '/etc/passwd') if os.path.exists(p)]\n"
+        "    hidden += [p for p in os.listdir('/proc') if p.isdigit() and p not in ('1', str(os.getpid()))]\n"
         "    return a + b if not hidden else hidden\n"
     )
     res = _run(code)
@@ -649,11 +653,19 @@ def test_killing_the_pipeline_kills_the_sandbox_and_leaves_no_folder():
     assert _exec_dirs() <= before
 
 
-def test_timeout_leaves_no_process_and_no_folder():
-    before = _exec_dirs()
-    res = _run("def add(a, b):\n    while True:\n        pass\n")
-    assert res.status == "timeout"
-    assert _descendants(os.getpid()) == []
+def test_timeout_kills_every_sandbox_process_and_leaves_no_folder():
+    before, seen, results = _exec_dirs(), set(), []
+    worker = threading.Thread(target=lambda: results.append(_run("def add(a, b):\n    while True:\n        pass\n")))
+    worker.start()
+    while worker.is_alive():
+        seen.update(_descendants(os.getpid()))
+        time.sleep(0.05)
+    worker.join()
+    assert results[0].status == "timeout" and seen
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and any(_alive(p, st) for p, st in seen):
+        time.sleep(0.1)
+    assert not any(_alive(p, st) for p, st in seen), seen
     assert _exec_dirs() <= before
 
 
@@ -676,3 +688,124 @@ def test_bwrap_that_cannot_create_namespaces_refuses(monkeypatch, tmp_path):
         _run(GOOD)
     msg = str(err.value)
     assert "\n" not in msg and "No permissions to creating new namespace" in msg and "bubblewrap" in msg
+
+
+# --------------------------------------------------------------------------- the judge decides
+
+
+def test_expected_values_stay_in_the_judge():
+    # what the solution process is asked to compute never holds the expected value
+    cases = {
+        "assert f(2) == 987654": ["f(2)"],
+        "assert abs(f(2.0) - 987654.5) < 1e-9": ["f(2.0)"],
+        "assert math.isclose(f(2), 987654)": ["f(2)"],
+        "assert isinstance(f(2), list) and f(3) != [987654]": ["f(2)", "f(3)"],
+        "assert all(f(i) == 987654 for i in range(3))": ["f(i)"],
+        "assert list(g('ab')) == ['987654']": ["list(g('ab'))"],
+        "assert sorted(f(1), key=len) == ['987654']": ["f(1)"],
+        "assert str(f(1)) + 'x' == '987654x'": ["str(f(1))"],
+        "assert not f(987654)": ["f(987654)"],  # inputs do go to the solution
+    }
+    for test, holes in cases.items():
+        plan = code_exec._plan((test,), "f")
+        assert [h[0] for h in plan["holes"]] == holes, (test, plan)
+        if "not f(" not in test:
+            assert not any("987654" in h[0] for h in plan["holes"]), test
+    # the comprehension variable is handed to the solution process by value
+    assert code_exec._plan(("assert all(f(i) == i for i in range(3))",), "f")["holes"] == [["f(i)", ["i"]]]
+    # names a test binds in the solution process are computed there; stdlib imports run in both
+    plan = code_exec._plan(("x = [3, 1]", "from collections import Counter", "assert f(x) == Counter(x)"), "f")
+    assert [h[0] for h in plan["holes"]] == ["f(x)", "x"] and plan["tests"][1][0]["judge"] is True
+
+
+def test_values_of_many_types_cross_exactly():
+    code = (
+        "import collections, datetime, decimal, fractions, enum\n"
+        "class Color(enum.IntEnum):\n    RED = 1\n"
+        "class Name(str):\n    pass\n"
+        "def f():\n"
+        "    return (1, {2, 3}, {(1, 2): [b'x', None, True]}, 2**20000, float('inf'), -0.0, 1 + 2j, range(3),\n"
+        "            collections.Counter('aab'), collections.deque([1], maxlen=4), collections.OrderedDict(a=1),\n"
+        "            decimal.Decimal('1.10'), fractions.Fraction(1, 3), datetime.date(2020, 1, 2), Color.RED,\n"
+        "            Name('n'), frozenset([1]), bytearray(b'y'), '\\udcff')\n"
+    )
+    test = (
+        "import collections, datetime, decimal, fractions\n"
+        "v = (1, {2, 3}, {(1, 2): [b'x', None, True]}, 2**20000, float('inf'), -0.0, 1 + 2j, range(3),"
+        " collections.Counter('aab'), collections.deque([1], maxlen=4), collections.OrderedDict(a=1),"
+        " decimal.Decimal('1.10'), fractions.Fraction(1, 3), datetime.date(2020, 1, 2), 1, 'n', frozenset([1]),"
+        " bytearray(b'y'), '\\udcff')\n"
+        "assert f() == v and str(f()[11]) == '1.10' and f()[9].maxlen == 4"
+    )
+    res = run_tests(code, [test], "f", timeout=T)
+    assert res.passed, res
+    assert not run_tests(code.replace("2**20000", "2**20000 + 1"), [test], "f", timeout=T).passed
+
+
+def test_objects_defined_by_the_code_stay_in_the_sandbox():
+    code = (
+        "class TreeNode:\n"
+        "    def __init__(self, val, left=None, right=None):\n"
+        "        self.val, self.left, self.right = val, left, right\n"
+        "    def __repr__(self):\n"
+        "        return 'T(%r)' % self.val\n"
+        "def height(node):\n"
+        "    return 0 if node is None else 1 + max(height(node.left), height(node.right))\n"
+        "def build(values):\n"
+        "    return [TreeNode(v) for v in values]\n"
+        "def gen(n):\n"
+        "    yield from range(n)\n"
+        "def apply(fn, x):\n"
+        "    return fn(x)\n"
+        "def sort_in_place(a):\n"
+        "    a.sort()\n"
+    )
+    tests = [
+        "assert height(TreeNode(1, TreeNode(2, TreeNode(4)), TreeNode(3))) == 3",
+        "root = TreeNode(2)",
+        "root.left = TreeNode(1)",
+        "assert height(root) == 2 and root.left.val == 1",
+        "assert build([1]) is not None and [n.val for n in build([5, 6])] == [5, 6] and repr(build([7])[0]) == 'T(7)'",
+        "assert list(gen(3)) == [0, 1, 2] and [x * 2 for x in gen(3)] == [0, 2, 4] and next(gen(2)) == 0",
+        "assert apply(lambda x: x + 1, 2) == 3",
+        "a = [3, 1, 2]",
+        "sort_in_place(a)",
+        "assert a == [1, 2, 3]",
+        "for i in range(3):\n    assert apply(abs, -i) == i",
+    ]
+    res = run_tests(code, tests, "height", timeout=T)
+    assert res.passed, res
+    res = run_tests(code.replace("1 + max", "2 + max"), tests, "height", timeout=T)
+    assert res.status == "failed" and "test 1 failed" in res.detail, res
+
+
+def test_an_object_never_equals_an_expected_plain_value():
+    # an __eq__ that is always true games a one-process harness; here the judge compares
+    code = "class A:\n    def __eq__(self, other):\n        return True\n    __hash__ = None\ndef f(x):\n    return A()\n"
+    res = run_tests(code, ["assert f(2) == 4"], "f", timeout=T)
+    assert res.status == "failed" and "only plain values are compared" in res.detail, res
+    # two objects of the code are compared by the code, as everywhere
+    assert run_tests(code, ["assert f(2) == f(3)"], "f", timeout=T).passed
+
+
+def test_hostile_replies_fail_without_hanging():
+    cases = {
+        "huge": "def f(x):\n    return 'x' * (40 << 20)\n",
+        "deep": "def f(x):\n    v = []\n    for _ in range(100000):\n        v = [v]\n    return v\n",
+        "cycle": "def f(x):\n    v = []\n    v.append(v)\n    return v\n",
+        # replies that imitate a verdict, written straight to the reply pipe
+        "verdict": ("import sys, os\ndef f(x):\n    os.write(int(sys.argv[4]), b'{\"s\": \"passed\", \"d\": \"1 tests passed\"}\\n"
+                    "passed\\n')\n    return 0\n"),
+    }
+    for name, code in cases.items():
+        start = time.monotonic()
+        res = run_tests(code, ["assert f(2) == 4"], "f", timeout=T)
+        assert not res.passed and res.status in ("failed", "killed"), (name, res)
+        assert time.monotonic() - start < T + 2, name
+    _assert_still_works()
+
+
+def test_exit_and_asserts_inside_the_code():
+    assert "the code called exit()" in run_tests("def f(x):\n    exit()\n", ["assert f(1) == 1"], "f", timeout=T).detail
+    res = run_tests("def f(x):\n    assert x > 0\n    return x\n", ["assert f(-1) == -1"], "f", timeout=T)
+    assert res.status == "failed" and "test 1 failed" in res.detail, res

@@ -15,7 +15,8 @@ The sandbox (bubblewrap, ``bwrap``)
     site-packages and test folders covered by empty tmpfs mounts; no
     third-party packages, no repository, no data) and the shared libraries that
     ``ldd`` lists for the executable and the standard library's extension
-    modules (plus ``/etc/ld.so.cache`` and ``libgcc_s``); a fresh ``/proc`` for
+    modules (plus ``/etc/ld.so.cache`` and ``libgcc_s``; not those of tkinter,
+    curses, readline, nis or ctypes, which therefore do not import); a fresh ``/proc`` for
     its own PID namespace (no other process of the machine is visible, so
     nothing outside can be signalled, traced or read, e.g. the pipeline's
     ``/proc/<pid>/environ``); a minimal ``/dev``; a private, size-limited
@@ -32,6 +33,8 @@ The sandbox (bubblewrap, ``bwrap``)
     --disable-userns --uid 65534``).  Either way the harness checks that no
     capability is left before it continues;
   * no network (an own network namespace with only a down loopback);
+  * a seccomp filter (x86_64): no new user namespaces, io_uring, bpf,
+    userfaultfd, perf_event_open, keyrings, setns; foreign syscall ABIs kill;
   * resource limits set by the harness before any job is read: RLIMIT_AS =
     ``memory_mb``, RLIMIT_CPU = ceil(timeout) + 1 s, RLIMIT_FSIZE = 16 MiB,
     RLIMIT_CORE = 0, RLIMIT_NPROC = 0 (no new processes or threads);
@@ -49,7 +52,9 @@ The verdict: who decides that a test passed
   Two sandboxes run per sample, connected only by two pipes: the *solution*
   process runs the untrusted code; the *judge* process holds the tests and
   writes the verdict to the parent on a third pipe that the solution process
-  never has.  The judge evaluates each top-level ``assert`` itself and asks the
+  never has.  Both run as uid 65534 but share no namespace, so neither can see,
+  signal or trace the other.  The judge evaluates each top-level ``assert``
+  itself (split once per task by :func:`_plan`, here in the trusted parent) and asks the
   solution process only for the values of the sub-expressions that involve
   the solution: in ``assert f(2) == 4`` the solution process is sent the
   expression ``f(2)`` and answers with a plain value (numbers, strings, bytes,
@@ -86,19 +91,28 @@ with clear messages.  It is a convenience and a speed bump, not a boundary.
 
 Limits of the design
   * The kernel is the boundary: a kernel exploit reachable from an
-    unprivileged process in these namespaces escapes.  There is no seccomp
-    filter.
-  * What the judge cannot see it cannot check: asserts nested in loops or
-    functions of a test string, expected values that a test binds in its own
-    setup statements (``expected = ...``), objects the code defines
-    (``assert f(x) == TreeNode(1)`` compares two such objects with the code's
-    own ``__eq__``) and an assert that calls a solution function with the
-    expected value as an argument are evaluated inside the solution process,
-    as in any assert-based harness.  The solution process receives the inputs
-    of each call, and the judge moves on to the next test only after a pass.
+    unprivileged process in these namespaces escapes.  A small seccomp filter
+    (x86_64 only; elsewhere none) refuses new user namespaces, io_uring, bpf,
+    userfaultfd, perf events and keyrings, not the rest of the system calls.
+  * What the judge cannot see it cannot check.  These run inside the solution
+    process, as in any assert-based harness, and can be faked by it: asserts
+    nested in loops or functions of a test string; comparisons with expected
+    values that a test binds in its own setup statements (``expected = ...``);
+    comparisons of two objects the code defines (``assert f(x) ==
+    TreeNode(1)`` uses the code's own ``__eq__``); calls of a function the
+    solution's namespace provides with the expected value as an argument
+    (``isclose(f(x), 2.0)`` when the solution, not the test, imported
+    ``isclose``; ``math.isclose`` is the judge's).  The solution process
+    receives the inputs of each call, and learns that a test passed when the
+    judge moves on to the next one.
   * Only plain values cross; an object with a custom ``__eq__`` never equals
     an expected plain value, which is stricter than running the assert in
     one process.
+  * The judge decodes what the solution process sends without running its
+    code, but a crafted value (e.g. a large set of colliding hashes) can make
+    it slow: that sample then times out.
+  * Cost: two sandboxes per sample (about 15-30 ms of bwrap and interpreter
+    start-up each, started in parallel).
 """
 from __future__ import annotations
 
@@ -114,6 +128,7 @@ import re
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -792,7 +807,7 @@ def _judge():
     try:
         ready = recv()
     except Gone:
-        verdict("killed", "the code ended the process before the tests ran")
+        verdict("killed", "before the tests ran")
     except BadReply as exc:
         verdict("failed", "the sandboxed process sent an invalid reply (%s)" % exc)
     if ready != {"ready": 1}:
@@ -819,7 +834,7 @@ def _judge():
                         pass
                 value_of(request({"op": "exec", "src": step["exec"]}))
         except Gone:
-            verdict("killed", "the code ended the process during test %d: %s" % (i, src))
+            verdict("killed", "during test %d: %s" % (i, src))
         except BadReply as exc:
             verdict("failed", "test %d: the sandboxed process sent an invalid reply (%s): %s" % (i, exc, src))
         except Exited:
@@ -1048,6 +1063,37 @@ def _plan(tests: tuple, entry_point: str) -> dict | str:
 # --------------------------------------------------------------------------- the sandbox (bwrap)
 
 
+# A seccomp filter (x86_64) on top of the namespaces: no new user namespaces
+# (as root there is no user namespace of ours whose --disable-userns would
+# forbid them), and none of the kernel interfaces that keep being the way
+# into kernel bugs.  clone3 answers ENOSYS (its flags cannot be inspected; glibc
+# falls back to clone).  A foreign system-call ABI (i386, x32) kills the process.
+_SECCOMP_ERRNO = {435: 38,  # clone3 -> ENOSYS
+                  308: 1,  # setns
+                  425: 1, 426: 1, 427: 1,  # io_uring_setup/enter/register
+                  323: 1, 321: 1, 298: 1,  # userfaultfd, bpf, perf_event_open
+                  248: 1, 249: 1, 250: 1}  # add_key, request_key, keyctl
+_SECCOMP_NO_NEWUSER = (56, 272)  # clone, unshare: flags in the first argument
+_CLONE_NEWUSER = 0x10000000
+
+
+def _seccomp_program() -> bytes | None:
+    """The filter as raw BPF for ``bwrap --seccomp``, or None where it is not written for this machine."""
+    if os.uname().machine != "x86_64":
+        return None
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, kill = 0x7FFF0000, 0x80000000
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, 0xC000003E), (ret, 0, 0, kill),  # arch must be x86_64
+            (ld, 0, 0, 0), (jge, 0, 1, 0x40000000), (ret, 0, 0, kill)]  # no x32 numbers
+    for nr, errno in _SECCOMP_ERRNO.items():
+        prog += [(jeq, 0, 1, nr), (ret, 0, 0, 0x00050000 | errno)]
+    for nr in _SECCOMP_NO_NEWUSER:
+        prog += [(jeq, 0, 4, nr), (ld, 0, 0, 16), (jset, 0, 1, _CLONE_NEWUSER), (ret, 0, 0, 0x00050001),
+                 (ret, 0, 0, allow)]
+    prog.append((ret, 0, 0, allow))
+    return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+
+
 @dataclass(frozen=True)
 class _Sandbox:
     bwrap: str
@@ -1056,6 +1102,7 @@ class _Sandbox:
     mode: str  # "root" (privileged namespaces, uid dropped by the harness) or "userns"
     view: tuple  # host paths bound read-only
     native_roots: tuple  # where the harness allows native modules from
+    seccomp: bytes | None  # BPF program, or None
 
 
 _SANDBOX_LOCK = threading.Lock()
@@ -1183,14 +1230,19 @@ def _build_sandbox() -> _Sandbox:
     exe, binds, hidden, natives = _view()
     root = os.geteuid() == 0
     box = _Sandbox(bwrap, exe, tuple([bwrap] + _bwrap_options(root, binds, hidden)), "root" if root else "userns",
-                   binds, natives)
+                   binds, natives, _seccomp_program())
     probe = _PROLOGUE + "_confine(256 << 20, 10)\nprint('sandbox-ok', os.getuid())\n"
+    filter_fd = _sealed(box.seccomp) if box.seccomp else None
     try:
-        done = subprocess.run([*box.prefix, exe, "-I", "-S", "-c", probe], capture_output=True, text=True, timeout=60,
-                              stdin=subprocess.DEVNULL, env=_BWRAP_ENV, start_new_session=True)
+        done = subprocess.run([*_command(box, filter_fd), "-S", "-c", probe], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL, env=_BWRAP_ENV, start_new_session=True,
+                              pass_fds=() if filter_fd is None else (filter_fd,))
         ok, why = done.returncode == 0 and done.stdout.split() == ["sandbox-ok", str(SANDBOX_UID)], done.stderr
     except (OSError, subprocess.SubprocessError) as exc:
         ok, why = False, str(exc)
+    finally:
+        if filter_fd is not None:
+            os.close(filter_fd)
     if not ok:
         raise SandboxUnavailable(f"bubblewrap ({bwrap}) cannot create the code sandbox here ({_first_line(why)}); "
                                  f"code evaluation refuses to run without it ({INSTALL_HINT}; in a container, "
@@ -1243,20 +1295,32 @@ def _sealed(data: bytes) -> int:
     return fd
 
 
+def _command(box: _Sandbox, filter_fd: int | None) -> list[str]:
+    """bwrap, its options and the interpreter (isolated mode, no .pyc writing, UTF-8)."""
+    seccomp = [] if filter_fd is None else ["--seccomp", str(filter_fd)]
+    return [*box.prefix, *seccomp, box.python, "-I", "-B", "-X", "utf8"]
+
+
 def _spawn(box: _Sandbox, source: str, limits: list[str], fds: tuple, job: dict, stderr) -> subprocess.Popen:
-    flags = ["-I", "-B", "-S", "-X", "utf8"]  # no site: nothing outside the standard library is in the view anyway
     job_fd = _sealed(json.dumps(job).encode("utf-8"))
+    filter_fd = _sealed(box.seccomp) if box.seccomp else None  # bwrap reads and closes it
     try:
-        return subprocess.Popen([*box.prefix, box.python, *flags, "-c", source, *limits, *map(str, fds)],
-                                stdin=job_fd, stdout=subprocess.DEVNULL, stderr=stderr, pass_fds=fds, close_fds=True,
+        # no site (-S): nothing outside the standard library is in the view anyway
+        return subprocess.Popen([*_command(box, filter_fd), "-S", "-c", source, *limits, *map(str, fds)],
+                                stdin=job_fd, stdout=subprocess.DEVNULL, stderr=stderr, close_fds=True,
+                                pass_fds=fds + (() if filter_fd is None else (filter_fd,)),
                                 start_new_session=True, env=_BWRAP_ENV)
     finally:
         os.close(job_fd)
+        if filter_fd is not None:
+            os.close(filter_fd)
 
 
 def _kill(proc: subprocess.Popen | None) -> None:
-    """Kill bwrap's process group; --die-with-parent then ends the whole PID namespace."""
-    if proc is None:
+    """Kill bwrap's process group; --die-with-parent then ends the whole PID namespace.
+
+    Only while bwrap is not reaped yet: its pid (the group id) cannot be reused before."""
+    if proc is None or proc.poll() is not None:
         return
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -1305,13 +1369,13 @@ def _signal_name(sig: int) -> str:
 
 
 def _ended(rc: int | None) -> tuple[str, str]:
-    """(status, detail) for a solution process that ended before the tests finished (bwrap: 128 + signal)."""
+    """(status, how) for a solution process that ended before the tests finished (bwrap: 128 + signal)."""
     if rc is not None and rc > 128:
         name = _signal_name(rc - 128)
         if rc - 128 == signal.SIGXCPU:
             return "timeout", f"exceeded the CPU time limit ({name})"
-        return "killed", f"the code was killed by {name} before the tests finished"
-    return "killed", f"the process exited (status {rc}) before the tests finished"
+        return "killed", f"the code was killed by {name}"
+    return "killed", "the code ended the process" + (f" (exit status {rc})" if rc is not None else "")
 
 
 def _result(verdict, solution: subprocess.Popen, solution_err, judge_err, timeout: float, seconds: float) -> ExecResult:
@@ -1325,8 +1389,8 @@ def _result(verdict, solution: subprocess.Popen, solution_err, judge_err, timeou
             rc = solution.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
             rc = None
-        status, ended = _ended(rc)
-        detail = f"{ended} ({detail})"
+        status, how = _ended(rc)
+        detail = f"{how} {detail}"  # the judge said when
     elif status == "error" and detail.startswith("the sandboxed interpreter did not start"):
         detail = f"sandbox harness failed: {_tail(solution_err)[-DETAIL_CHARS:]}"
     return ExecResult(status == "passed", status, _short(detail), seconds)
