@@ -1,15 +1,18 @@
 """Tests for the untrusted-code sandbox (rewardds.eval.code_exec).
 
 Every hostile sample must be scored as a failure, must not harm this process or
-the file system, and must leave the sandbox usable for the next call.  Short
-timeouts keep the file well under a minute on two cores.
+the file system, and must leave the sandbox usable for the next call.  The
+escape probes assume the code takes full control of its own process (they read
+and forge through /proc/self/mem, pidfds and dir_fd tricks); the isolation must
+come from bubblewrap and the verdict from the judge process.  They need bwrap
+(`make test` installs it).  Short timeouts keep the file well under a minute on
+two cores.
 """
 from __future__ import annotations
 
 import glob
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -633,15 +636,12 @@ def test_killing_the_pipeline_kills_the_sandbox_and_leaves_no_folder():
     proc = subprocess.Popen(_pipeline_cmd("while True:\n    pass\n", timeout=30), env=_pipeline_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        procs = []
-        while time.monotonic() < deadline and not any(True for _ in procs):
+        deadline, procs = time.monotonic() + 20, []
+        while time.monotonic() < deadline and not procs:
             time.sleep(0.2)
-            # wait until the sandboxed code runs: it spins, using CPU
-            procs = [p for p in _descendants(proc.pid)]
-            if procs:
-                time.sleep(1.0)
-                procs = _descendants(proc.pid)
+            procs = _descendants(proc.pid)
+        time.sleep(1.0)  # let both sandboxes start and the code spin
+        procs = _descendants(proc.pid)
         assert procs, "no sandbox process appeared"
     finally:
         proc.kill()

@@ -267,17 +267,17 @@ def _confine(memory_bytes, cpu_seconds):
     import resource
     if os.getuid() == 0 or os.geteuid() == 0:
         os.setgroups([])
-        os.setresgid(65534, 65534, 65534)
-        os.setresuid(65534, 65534, 65534)
+        os.setresgid(@UID@, @UID@, @UID@)
+        os.setresuid(@UID@, @UID@, @UID@)
     with open("/proc/self/status") as fh:
         caps = [line.split()[1] for line in fh if line.startswith(("CapEff:", "CapPrm:", "CapAmb:"))]
-    if (os.getresuid() != (65534, 65534, 65534) or os.getresgid() != (65534, 65534, 65534)
+    if (os.getresuid() != (@UID@, @UID@, @UID@) or os.getresgid() != (@UID@, @UID@, @UID@)
             or len(caps) != 3 or any(int(c, 16) for c in caps)):
         os.write(2, b"sandbox: could not drop to an unprivileged uid without capabilities\n")
         os._exit(97)
     for res, soft, hard in ((resource.RLIMIT_AS, memory_bytes, memory_bytes),
                             (resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1),
-                            (resource.RLIMIT_FSIZE, 16 << 20, 16 << 20),
+                            (resource.RLIMIT_FSIZE, @FSIZE@, @FSIZE@),
                             (resource.RLIMIT_CORE, 0, 0),
                             (resource.RLIMIT_NPROC, 0, 0)):
         cur_hard = resource.getrlimit(res)[1]
@@ -311,7 +311,7 @@ def _describe(exc, memory_mb=None):
     text = name + (": " + msg if msg else "")
     text = text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
     return text if len(text) <= 500 else text[:497] + "..."
-'''
+'''.replace("@UID@", str(SANDBOX_UID)).replace("@FSIZE@", str(FSIZE_LIMIT))
 
 # Plain values cross between the two processes as JSON; anything else as a
 # handle.  Decoding only ever builds builtin and stdlib values.
