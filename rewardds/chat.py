@@ -60,11 +60,13 @@ def format_example(question: str, answer: str) -> str:
 
 
 def parse_example(text: str) -> tuple[str, str] | None:
-    """(question, answer) from text in :func:`format_example`'s form; None when it is not."""
+    """(question, answer) from text in :func:`format_example`'s form (the "Question:" label may be
+    missing: the line before "Answer:" is the question); None without an answer."""
     head, sep, answer = text.partition("\nAnswer:")
-    if not sep or not head.strip().startswith("Question:"):
+    if not sep:
         return None
-    question = head.strip()[len("Question:"):].strip()
+    question = head.strip()
+    question = question[len("Question:"):].strip() if question.startswith("Question:") else question
     answer = answer.strip()
     return (question, answer) if question and answer else None
 

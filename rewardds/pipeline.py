@@ -1,8 +1,11 @@
-"""The RewardDS pipeline: stages in order, each cached, data flowing one way.
+"""Runs a method's recipe: plan the privacy budget, run the steps in order, release.
 
-client:  base model -> DP generation proxy -> (pairs) DP reward proxy
-server:  queries -> candidates -> scores -> filter -> target@1
-         -> [refine@k -> target@k] for k = 2..K -> evaluation
+The pipeline alone spends privacy. Before anything trains it reads every step's
+declaration (``Step.touches``, ``Step.dp``), calibrates every DP-SGD component of
+the recipe against the one budget (``dp.epsilon``) and refuses a plan over it;
+after each DP step it records what ran; a step that puts private text in a
+prompt or trains without DP voids the formal guarantee, with the step's reason.
+Steps exchange files only, through the content-keyed cache (``StageRunner``).
 """
 from __future__ import annotations
 
@@ -13,17 +16,18 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from rewardds.io import read_json, write_json, write_text
+from rewardds.recipes import Recipe, Step, Touch, build_recipe
 
 log = logging.getLogger(__name__)
 
-STAGE_NAMES = ("base_model", "gen_proxy", "reward_proxy", "queries", "candidates", "scores", "filter", "target",
-               "refine", "evaluate")
-
-
-CLIENT_STAGES = {"gen_proxy", "reward_proxy"}  # computed from private records: client-private keys and timings
 # Result files of a run folder: removed when a run starts, so a rerun never leaves an earlier run's results.
 RESULT_FILES = ("metrics.json", "metrics.md", "metrics_table.json", "stage_log.jsonl", "error.txt", "privacy.json",
                 "audit.json", "audit.md")
+RELEASE_FILES = {  # a step's output files that leave the client (or that the server publishes): kind -> files
+    "finetune": ("adapter",), "reward_model": ("adapter",), "questions": ("queries.jsonl",),
+    "target_sft": ("adapter",),
+}
+POOL_KINDS = ("select", "refine", "one_step", "to_pool", "text_filter")  # steps whose output holds pool.jsonl
 
 
 def default_delta(num_records: int) -> float:
@@ -41,46 +45,53 @@ def resolve_delta(cfg: DictConfig, num_records: int) -> float:
     return float(delta)
 
 
-def guarantee_notes(cfg: DictConfig) -> list[str]:
-    """Why this configuration has no formal guarantee (empty: it has one)."""
+def guarantee_notes(cfg: DictConfig, recipe: Recipe) -> list[str]:
+    """Why this run has no formal guarantee (empty: it has one), from the steps' declarations."""
     notes = []
-    if cfg.dp.enabled and cfg.dp.reproducible_noise:
+    if cfg.dp.enabled and cfg.dp.reproducible_noise and recipe.dp_steps():
         notes.append("dp.reproducible_noise=true: the DP noise and the Poisson batches were drawn from a generator "
                      "seeded with the run's public seed, so anyone who knows the seed can replay training and "
                      "remove the noise")
-    if cfg.privacy.mode == "paper":
-        if cfg.privacy.nondp_proxy_pairs:
-            notes.append("privacy.mode=paper with non-DP proxy pairs: a non-private model trained on every private "
-                         "record shapes each record's reward pairs, so the reward proxy has no DP guarantee")
-        if cfg.privacy.public_examples > 0:
-            notes.append("privacy.mode=paper: private questions are shown as examples in server-side synthesis "
-                         "prompts, a leak that no DP training covers")
-    if not cfg.dp.enabled:
-        notes.append("dp.enabled=false: the proxies were trained without differential privacy")
+    for step in recipe.steps:
+        if any(t.voids_guarantee for t in step.touches) and step.why:
+            notes.append(step.why)
+    if not cfg.dp.enabled and recipe.dp_steps():
+        names = ", ".join(s.dp.component for s in recipe.dp_steps())
+        notes.append(f"dp.enabled=false: {names} were trained on the private records without differential privacy")
     return notes
 
 
-def privacy_plan(cfg: DictConfig, num_records: int, private_data: dict | None = None) -> tuple[dict, object]:
-    """Calibrate every DP component against the one release budget, build the ledger and
-    check the whole plan before anything trains."""
+def privacy_plan(cfg: DictConfig, num_records: int, private_data: dict | None = None,
+                 recipe: Recipe | None = None) -> tuple[dict, object]:
+    """Calibrate every DP component of the recipe against the one release budget, build the
+    ledger and check the whole plan before anything trains."""
+    from rewardds.errors import ConfigError
     from rewardds.privacy.accounting import ComponentPlan, plan_budget, poisson_steps
     from rewardds.privacy.ledger import PrivacyLedger
 
+    recipe = recipe or build_recipe(cfg)
     dp = cfg.dp
     delta = resolve_delta(cfg, num_records)
-    notes = guarantee_notes(cfg)
+    notes = guarantee_notes(cfg, recipe)
     ledger = PrivacyLedger(dp.epsilon, delta, dp.accountant, enabled=dp.enabled,
                            guarantee_note="; ".join(notes) if notes else None, private_data=private_data)
-    plan = {}
-    if not dp.enabled:
+    plan: dict = {}
+    dp_steps = recipe.dp_steps()
+    if not dp.enabled or not dp_steps:
         return plan, ledger
+    names = [s.dp.component for s in dp_steps]
+    split = dict(dp.split or {})
+    if split and set(split) != set(names):
+        raise ConfigError("dp.split", f"needs exactly the DP components of method {recipe.method}: {', '.join(names)} "
+                          f"(got {', '.join(sorted(split)) or 'none'}); leave it empty for equal shares")
     comps = []
-    for name, tc in (("gen_proxy", cfg.gen_proxy), ("reward_proxy", cfg.reward_proxy)):
-        if tc.batch_size > num_records:
-            log.warning("%s.batch_size=%d is larger than the %d private records: sample rate 1, every record in "
-                        "every step", name, tc.batch_size, num_records)
-        q, steps = poisson_steps(num_records, tc.batch_size, tc.epochs)
-        comps.append(ComponentPlan(name, float(dp.split[name]), q, steps))
+    for step in dp_steps:
+        use = step.dp
+        if use.batch_size > num_records:
+            log.warning("%s: batch size %d is larger than the %d private records: sample rate 1, every record in "
+                        "every step", use.component, use.batch_size, num_records)
+        q, steps = poisson_steps(num_records, use.batch_size, use.epochs)
+        comps.append(ComponentPlan(use.component, float(split.get(use.component, 1.0)), q, steps))
     if dp.noise_multiplier is not None:
         sigmas = {c.name: float(dp.noise_multiplier) for c in comps}
     else:
@@ -89,14 +100,57 @@ def privacy_plan(cfg: DictConfig, num_records: int, private_data: dict | None = 
         plan[c.name] = {"noise_multiplier": sigmas[c.name], "sample_rate": c.sample_rate, "steps": c.steps,
                         "num_records": num_records}
         ledger.plan(c.name, sigmas[c.name], c.sample_rate, c.steps)
-    ledger.check_plan()  # e.g. a hand-set dp.noise_multiplier: refused before any DP stage trains
+    ledger.check_plan()  # e.g. a hand-set dp.noise_multiplier: refused before any DP step trains
     return plan, ledger
 
 
-def _spend(ctx, name: str) -> None:
-    rec = read_json(ctx.paths[name] / "component.json")
+# --------------------------------------------------------------------------- running steps
+
+
+def _ref(ctx, ref: str) -> tuple[Path | None, str | Path]:
+    """(path, digest or completed folder) of a step input: a step name, ``base:<model>`` or ``data:<split>``."""
+    if ref.startswith("base:"):
+        which = ref.split(":", 1)[1]
+        return ctx.paths[f"{which}_base"], ctx.digests[which]
+    if ref.startswith("data:"):
+        split = ref.split(":", 1)[1]
+        return None, ctx.data.fingerprint(split) if split in ("public", "private", "test") else split
+    return ctx.paths[ref], ctx.paths[ref]
+
+
+def dp_mechanism(ctx, component: str) -> dict:
+    """What fixes a DP step's mechanism: part of its cache key."""
+    d = {"enabled": ctx.cfg.dp.enabled, "max_grad_norm": ctx.cfg.dp.max_grad_norm,
+         "grad_sample_mode": ctx.cfg.dp.grad_sample_mode, "reproducible_noise": ctx.cfg.dp.reproducible_noise}
+    if ctx.cfg.dp.enabled:
+        d.update(ctx.plan[component])
+    return d
+
+
+def execute(ctx, step: Step) -> Path | None:
+    """Run one step through the cache; its output folder becomes ``ctx.paths[step.name]``."""
+    if not step.block.cached:
+        step.block.fn(ctx, step)
+        return None
+    if step.dp is not None and ctx.cfg.dp.enabled:
+        ctx.ledger.check(step.dp.component)
+    resolved = {role: _ref(ctx, ref) for role, ref in step.inputs.items()}
+    paths = {role: path for role, (path, _) in resolved.items()}
+    key = dict(step.params)
+    if step.dp is not None:
+        key["dp"] = dp_mechanism(ctx, step.dp.component)
+    out = ctx.runner.run(step.name, key, {role: d for role, (_, d) in resolved.items()},
+                         lambda folder: step.block.fn(ctx, step, paths, folder), kind=step.kind)
+    ctx.paths[step.name] = out
+    if step.dp is not None:
+        _spend(ctx, step.dp.component, out)
+    return out
+
+
+def _spend(ctx, component: str, out: Path) -> None:
+    rec = read_json(out / "component.json")
     if rec.get("dp"):
-        ctx.ledger.spend(name, rec["noise_multiplier"], rec["sample_rate"], rec["steps"],
+        ctx.ledger.spend(component, rec["noise_multiplier"], rec["sample_rate"], rec["steps"],
                          extra={"max_grad_norm": rec["max_grad_norm"], "grad_sample_mode": rec["grad_sample_mode"]})
     ctx.ledger.save(ctx.run_dir / "privacy.json")
 
@@ -104,15 +158,14 @@ def _spend(ctx, name: str) -> None:
 def run(cfg: DictConfig) -> dict:
     from rewardds.config import validate
     from rewardds.data import load_task_data
-    from rewardds.stages import base_model, evaluate, filtering, gen_proxy, refinement, reward_proxy, synthesis, target
+    from rewardds.quiet import quiet
     from rewardds.stages.context import Context
     from rewardds.stages.runner import StageRunner
     from rewardds.tracking import Tracker
 
-    from rewardds.quiet import quiet
-
     quiet()
     validate(cfg)
+    recipe = build_recipe(cfg)
     t0 = time.perf_counter()
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -125,71 +178,53 @@ def run(cfg: DictConfig) -> dict:
         from rewardds import audit
 
         return audit.run_audit(cfg, data, run_dir)
-    plan, ledger = privacy_plan(cfg, len(data.private), getattr(data, "private_set", None))
+    steps = recipe.until(recipe.resolve_stop(cfg.stop_after))
+    if cfg.task.name == "code" and any(s.kind == "evaluate" for s in steps):
+        from rewardds.eval.code_exec import check_sandbox
+
+        check_sandbox()  # refuse now, not after hours of training, when generated code cannot be sandboxed
+    plan, ledger = privacy_plan(cfg, len(data.private), getattr(data, "private_set", None), recipe)
     ledger.save(run_dir / "privacy.json")
     runner = StageRunner(run_dir, Path(cfg.cache.dir) if cfg.cache.enabled else None)
     tracker = Tracker(cfg, run_dir)
     ctx = Context(cfg=cfg, data=data, run_dir=run_dir, runner=runner, ledger=ledger, plan=plan, tracker=tracker)
-    metrics: dict = {"task": cfg.task.name, "stages": {}, "eval": {}}
-    stop = cfg.stop_after
-
-    def done(stage: str) -> bool:
-        return stop is not None and stop == stage
-
+    metrics: dict = {"task": cfg.task.name, "method": recipe.method, "stages": {}, "eval": {}}
     try:
-        base_model.run(ctx)
-        if not done("base_model"):
-            gen_proxy.run(ctx)
-            _spend(ctx, "gen_proxy")
-        if not (done("base_model") or done("gen_proxy")):
-            reward_proxy.run(ctx)
-            _spend(ctx, "reward_proxy")
-        order = ["queries", "candidates", "scores", "filter", "target", "refine", "evaluate"]
-        stopped = stop in ("base_model", "gen_proxy", "reward_proxy")
-        for stage in order:
-            if stopped:
-                break
-            if stage == "queries":
-                synthesis.run_queries(ctx)
-            elif stage == "candidates":
-                synthesis.run_candidates(ctx)
-            elif stage == "scores":
-                filtering.run_scores(ctx)
-            elif stage == "filter":
-                filtering.run_filter(ctx)
-            elif stage == "target":
-                target.run(ctx, 1)
-            elif stage == "refine":
-                for rnd in range(2, cfg.refine.rounds + 1):
-                    refinement.run(ctx, rnd)
-                    target.run(ctx, rnd)
-            elif stage == "evaluate":
-                final = f"target@{cfg.refine.rounds}"
-                for label in cfg.eval.models:
-                    if label == "base":
-                        metrics["eval"]["base"] = evaluate.run(ctx, "base", ctx.paths["target_base"], None)
-                    elif label == "gen_proxy":
-                        metrics["eval"]["gen_proxy"] = evaluate.run(ctx, "gen_proxy", ctx.paths["proxy_base"], "gen_proxy")
-                    elif label == "target":
-                        metrics["eval"]["target"] = evaluate.run(ctx, "target", ctx.paths["target_base"], final)
-            stopped = done(stage)
-        metrics["stages"] = {r["stage"]: {k: r[k] for k in ("cache_hit", "seconds")} for r in runner.records}
-        metrics["pool_size"] = _pool_size(ctx)
-        metrics["sampling"] = _sampling_stats(ctx)
+        for step in steps:
+            out = execute(ctx, step)
+            if step.eval_label is not None:
+                metrics["eval"][step.eval_label] = read_json(out / "metrics.json")
+        metrics["stages"] = _stage_records(runner, recipe)
+        metrics["pool_size"] = metrics["synthetic_size"] = _pool_size(ctx, steps)
+        metrics["sampling"] = _sampling_stats(ctx, steps)
         metrics["privacy"] = ledger.total()
         metrics["wall_time_s"] = round(time.perf_counter() - t0, 2)
         write_json(run_dir / "metrics.json", metrics)
         _write_table(run_dir, metrics)
         ledger.save(run_dir / "privacy.json")
-        _release(ctx, metrics)
+        _release(ctx, recipe, steps, metrics)
         tracker.summary({"eval": metrics["eval"], "privacy/epsilon_total": _num(ledger.total()["epsilon"]),
                          "privacy/epsilon_budget": cfg.dp.epsilon, "wall_time_s": metrics["wall_time_s"],
-                         "pool_size": metrics["pool_size"]})
-        tracker.log_samples(_pool_rows(ctx))
+                         "pool_size": metrics["pool_size"], "method": recipe.method})
+        tracker.log_samples(_pool_rows(ctx, steps))
         log.info("run finished in %.1f s: %s", metrics["wall_time_s"], run_dir)
         return metrics
     finally:
         tracker.finish()
+
+
+def _stage_records(runner, recipe: Recipe) -> dict:
+    """Per step: cache hit and seconds; server steps also their summary (counts of synthetic data)."""
+    sides = {s.name: s.side for s in recipe.steps}
+    out = {}
+    for r in runner.records:
+        rec = {k: r[k] for k in ("cache_hit", "seconds")}
+        if sides.get(r["stage"], "server") == "server":
+            manifest = Path(r["path"]) / "manifest.json"
+            if manifest.exists():
+                rec["summary"] = read_json(manifest).get("summary", {})
+        out[r["stage"]] = rec
+    return out
 
 
 def clean_slate(run_dir: Path) -> None:
@@ -210,49 +245,54 @@ def clean_slate(run_dir: Path) -> None:
                 link.unlink()
 
 
-def _release(ctx, metrics: dict) -> Path:
-    """release/: the DP adapters and the ledger, plus what the server made from them."""
+def _release(ctx, recipe: Recipe, steps: list[Step], metrics: dict) -> Path:
+    """release/: what client steps release (their DP adapters) and the ledger, plus what the server made."""
     from rewardds.release import write_release
 
-    client = {n: ctx.paths[n] / "adapter" for n in sorted(CLIENT_STAGES) if n in ctx.paths}
-    server = {}
-    if "queries" in ctx.paths:
-        server["synthetic/queries.jsonl"] = ctx.paths["queries"] / "queries.jsonl"
-    pool = _last_pool(ctx)
-    if pool is not None:
-        server["synthetic/pool.jsonl"] = pool
-    targets = sorted((k for k in ctx.paths if k.startswith("target@")), key=lambda k: int(k.split("@")[1]))
-    if targets:
-        server["target/adapter"] = ctx.paths[targets[-1]] / "adapter"
-    return write_release(ctx.run_dir, ctx.ledger.to_dict(), metrics, client, server, CLIENT_STAGES)
+    files: dict[str, Path] = {}
+    for step in steps:
+        if step.name not in ctx.paths:
+            continue
+        out = ctx.paths[step.name]
+        if step.side == "client":
+            for f in RELEASE_FILES.get(step.kind, ()):
+                files[f"client/{step.dp.component if step.dp else step.name}/{f}"] = out / f
+        elif step.kind in RELEASE_FILES:
+            target = "target/adapter" if step.kind == "target_sft" else f"synthetic/{RELEASE_FILES[step.kind][0]}"
+            files[f"server/{target}"] = out / RELEASE_FILES[step.kind][0]
+        if step.kind in POOL_KINDS and (out / "pool.jsonl").exists():
+            files["server/synthetic/pool.jsonl"] = out / "pool.jsonl"  # the last pool is the synthetic set
+    clients = {s.name for s in recipe.steps if s.side == "client"}
+    return write_release(ctx.run_dir, ctx.ledger.to_dict(), metrics, files, clients)
 
 
 def _num(v):
     return float("inf") if v == "inf" else v
 
 
-def _last_pool(ctx) -> Path | None:
-    pools = sorted((k for k in ctx.paths if k.startswith("pool@")), key=lambda k: int(k.split("@")[1]))
+def _last_pool(ctx, steps: list[Step]) -> Path | None:
+    pools = [s.name for s in steps if s.kind in POOL_KINDS and s.name in ctx.paths
+             and (ctx.paths[s.name] / "pool.jsonl").exists()]
     return ctx.paths[pools[-1]] / "pool.jsonl" if pools else None
 
 
-def _pool_rows(ctx) -> list[dict]:
+def _pool_rows(ctx, steps) -> list[dict]:
     from rewardds.io import read_jsonl
 
-    p = _last_pool(ctx)
+    p = _last_pool(ctx, steps)
     return list(read_jsonl(p)) if p else []
 
 
-def _pool_size(ctx):
-    p = _last_pool(ctx)
-    return len(_pool_rows(ctx)) if p else None
+def _pool_size(ctx, steps):
+    p = _last_pool(ctx, steps)
+    return len(_pool_rows(ctx, steps)) if p else None
 
 
-def _sampling_stats(ctx) -> dict:
+def _sampling_stats(ctx, steps) -> dict:
     out = {}
-    for stage in ("queries", "candidates"):
-        if stage in ctx.paths and (ctx.paths[stage] / "sampling.stats.json").exists():
-            out[stage] = read_json(ctx.paths[stage] / "sampling.stats.json")
+    for step in steps:
+        if step.name in ctx.paths and (ctx.paths[step.name] / "sampling.stats.json").exists():
+            out[step.name] = read_json(ctx.paths[step.name] / "sampling.stats.json")
     return out
 
 
@@ -271,3 +311,6 @@ def _write_table(run_dir: Path, metrics: dict) -> None:
 
 def _fmt(v) -> str:
     return "" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))
+
+
+__all__ = ["run", "privacy_plan", "execute", "Touch"]

@@ -67,33 +67,33 @@ def guarantee_text(privacy: dict) -> str:
     return f"This release has NO formal differential-privacy guarantee: {reason or 'see privacy.json'}."
 
 
-def write_release(run_dir: Path, privacy: dict, metrics: dict, client: dict[str, Path], server: dict[str, Path],
-                  client_stages: set[str]) -> Path:
-    """Build ``run_dir/release``. ``client``: DP component name -> its adapter folder;
-    ``server``: release path (e.g. ``synthetic/pool.jsonl``) -> file or folder."""
+def write_release(run_dir: Path, privacy: dict, metrics: dict, files: dict[str, Path], client_stages: set[str]) -> Path:
+    """Build ``run_dir/release``. ``files``: release path (``client/<component>/adapter``,
+    ``server/synthetic/pool.jsonl``, ...) -> file or folder to publish there."""
     run_dir = Path(run_dir)
     final = run_dir / RELEASE
     partial = run_dir / f"{RELEASE}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    files: dict[Path, str] = {}
-    for name, adapter in sorted(client.items()):
-        _add_tree(adapter, partial / "client" / name / "adapter", f"client: {name} adapter (DP-SGD)", files)
-    for rel, src in sorted(server.items()):
-        role = f"server: {rel.split('/')[0]} (post-processing of the client's release)"
+    listed: dict[Path, str] = {}
+    for rel, src in sorted(files.items()):
+        side, what = rel.split("/")[0], rel.split("/")[1]
+        role = (f"client: {what} (trained on the private records)" if side == "client"
+                else f"server: {what} (computed from the client's release and public data)")
         if Path(src).is_dir():
-            _add_tree(Path(src), partial / "server" / rel, role, files)
-        else:
-            _link_or_copy(Path(src), partial / "server" / rel)
-            files[partial / "server" / rel] = role
+            _add_tree(Path(src), partial / rel, role, listed)
+        elif Path(src).exists():
+            _link_or_copy(Path(src), partial / rel)
+            listed[partial / rel] = role
     write_json(partial / "privacy.json", privacy)
-    files[partial / "privacy.json"] = "client: privacy ledger of the release"
+    listed[partial / "privacy.json"] = "client: privacy ledger of the release"
     write_json(partial / "server" / "metrics.json", released_metrics(metrics, client_stages))
-    files[partial / "server" / "metrics.json"] = "server: evaluation on the public test split"
-    write_text(partial / "README.md", _readme(privacy, sorted(client)))
-    files[partial / "README.md"] = "what this release is and what its guarantee covers"
+    listed[partial / "server" / "metrics.json"] = "server: evaluation on the public test split"
+    components = sorted({rel.split("/")[1] for rel in files if rel.startswith("client/")})
+    write_text(partial / "README.md", _readme(privacy, components))
+    listed[partial / "README.md"] = "what this release is and what its guarantee covers"
     write_json(partial / "manifest.json", {
-        "files": {str(p.relative_to(partial)): {"sha256": _sha256(p), "role": r} for p, r in sorted(files.items())},
+        "files": {str(p.relative_to(partial)): {"sha256": _sha256(p), "role": r} for p, r in sorted(listed.items())},
     })
     if final.exists():
         shutil.rmtree(final)
@@ -119,7 +119,8 @@ def _readme(privacy: dict, components: list[str]) -> str:
         "## Contents",
         "",
         "- `client/<component>/adapter/`: the models the client trained on its private records "
-        f"({', '.join(components) or 'none'}), the only artefacts computed from private data.",
+        f"({', '.join(components) or 'none: this method reads no private record'}), the only artefacts computed "
+        "from private data.",
         "- `privacy.json`: the (epsilon, delta) of every DP component and of their composition.",
         "- `server/`: synthetic data, the target adapter and metrics on the public test split; all of it is "
         "computed from the client's release and public data only (post-processing).",

@@ -88,7 +88,7 @@ def test_no_private_text_leaves_the_client(run_pipeline, tmp_path, capfd):
     _, run_dir = run_pipeline(SMOKE + [f"task.data.dir={data}", "logger=csv"], name="canary", cache_dir=cache)
     out, err = capfd.readouterr()
     assert CANARY not in out and CANARY not in err
-    dp_weights = {(cache / s).resolve() for s in ("gen_proxy", "reward_proxy")}
+    dp_weights = {(cache / s).resolve() for s in ("finetune", "reward_model")}
     scanned = 0
     for root in (run_dir, cache):
         for f in root.rglob("*"):

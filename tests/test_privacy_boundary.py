@@ -121,7 +121,7 @@ def test_hand_set_noise_is_refused_for_the_whole_plan_before_any_dp_stage_trains
     cache = tmp_path / "cache-plan"
     with pytest.raises(PrivacyError, match="reward_proxy"):
         run_pipeline(SMOKE + ["dp.epsilon=1", "dp.noise_multiplier=0.7"], name="plan", cache_dir=cache)
-    assert not list(cache.glob("gen_proxy/*")), "the generation proxy trained before the plan was refused"
+    assert not list(cache.glob("finetune/*")), "the generation proxy trained before the plan was refused"
 
 
 # --------------------------------------------------------------------------- the release boundary

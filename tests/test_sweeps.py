@@ -83,7 +83,7 @@ def test_killed_job_resumes(tmp_path, noise):
     proc = subprocess.Popen([sys.executable, "run.py", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:  # preempt it (SIGTERM, as SLURM does) while the reward proxy is being trained
-        wait_for(lambda: list(cache.glob("gen_proxy/*/manifest.json")) and list(cache.glob("reward_proxy/*.partial")),
+        wait_for(lambda: list(cache.glob("finetune/*/manifest.json")) and list(cache.glob("reward_model/*.partial")),
                  600, "the reward proxy stage to start")
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
@@ -91,7 +91,7 @@ def test_killed_job_resumes(tmp_path, noise):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode != 0
-    assert not list(cache.glob("reward_proxy/*/manifest.json"))  # nothing half-written was published
+    assert not list(cache.glob("reward_model/*/manifest.json"))  # nothing half-written was published
     assert not (run_dir / "metrics.json").exists()
 
     res = cli(*args)  # resubmitted

@@ -65,9 +65,9 @@ class Sampler(abc.ABC):
 
 
 def build_sampler(cfg, model_dir, adapter_dir=None) -> Sampler:
-    """Instantiate the backend named by ``cfg.backend`` (the ``sampler`` group)."""
-    backend = cfg.backend
-    opts = {k: v for k, v in dict(cfg).items() if k != "backend"}
+    """Instantiate the backend named by ``cfg["backend"]`` (the ``sampler`` group, or a step's copy of it)."""
+    opts = dict(cfg)
+    backend = opts.pop("backend")
     if backend == "hf":
         from rewardds.sampling.hf import HFSampler
 

@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 from rewardds.io import write_json
 from rewardds.models.loading import check_model_dir
+from rewardds.recipes.step import Block
 from rewardds.stages.context import Context
 
 
@@ -55,3 +56,6 @@ def _pretrain(ctx: Context, out: Path, max_length: int) -> dict:
     pretrain_tiny(ctx.task, ctx.data.public, ctx.cfg.model.tiny, max_length, out / "model", ctx.cfg.trainer)
     write_json(out / "info.json", {"kind": "tiny", "public_records": len(ctx.data.public)})
     return {"public_records": len(ctx.data.public)}
+
+
+BASE_MODELS = Block("base_model", lambda ctx, step: run(ctx), cached=False)

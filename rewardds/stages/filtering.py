@@ -6,6 +6,11 @@ perplexity; per question the two rankings are fused,
 the argmax becomes the chosen answer and the argmin the rejected one, and the
 top ``keep_ratio`` of questions by the chosen answer's reward are kept.
 Scoring is its own cached stage so a sweep over filter settings reuses it.
+
+``filter=random`` keeps the same number of questions, chosen at random, with a
+random candidate each: the control that shows whether the reward signal, not
+the smaller pool, is what helps. ``text_filter`` drops short and near-duplicate
+instructions (KnowledgeSG's filters), comparing only with the texts it is given.
 """
 from __future__ import annotations
 
@@ -16,7 +21,9 @@ import numpy as np
 import torch
 
 from rewardds import chat
+from rewardds.filters import keep_count, length_filter, random_select, similarity_dedup
 from rewardds.io import read_jsonl, write_jsonl
+from rewardds.recipes.step import Block
 from rewardds.stages.context import Context
 
 
@@ -43,7 +50,7 @@ def select(scored: list[dict], alpha: float, keep_ratio: float) -> list[dict]:
         items.append({"id": q["id"], "question": q["question"], "chosen": q["candidates"][c],
                       "rejected": q["candidates"][r], "reward": q["rewards"][c], "rejected_reward": q["rewards"][r],
                       "ppl": q["ppls"][c], "fused": float(s[c])})
-    keep = max(1, int(round(len(items) * keep_ratio))) if items else 0
+    keep = keep_count(len(items), keep_ratio)
     items.sort(key=lambda it: -it["reward"])  # stable: ties keep question order
     return items[:keep]
 
@@ -51,66 +58,91 @@ def select(scored: list[dict], alpha: float, keep_ratio: float) -> list[dict]:
 class Scorer:
     """Reward proxy + generation-proxy perplexity for (question, answer) pairs."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, base: Path, reward_adapter: Path, lm_adapter: Path, dtype: str, max_length: int,
+                 answer_tokens: int):
         from peft import PeftModel
         from transformers import AutoModelForSequenceClassification
 
         from rewardds.models.loading import load_causal_lm, load_tokenizer, torch_dtype
 
-        self.ctx = ctx
-        base = ctx.paths["proxy_base"]
+        self.task = ctx.task
+        self.max_length, self.answer_tokens = max_length, answer_tokens
         self.tok = load_tokenizer(base)
-        dtype = ctx.cfg.model.proxy.dtype
         rm = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1, dtype=torch_dtype(dtype))
         rm.config.pad_token_id = self.tok.pad_token_id
-        self.reward_model = PeftModel.from_pretrained(rm.to(ctx.device), str(ctx.paths["reward_proxy"] / "adapter")).eval()
+        self.reward_model = PeftModel.from_pretrained(rm.to(ctx.device), str(reward_adapter)).eval()
         lm = load_causal_lm(base, dtype).to(ctx.device)
-        self.lm = PeftModel.from_pretrained(lm, str(ctx.paths["gen_proxy"] / "adapter")).eval()
+        self.lm = PeftModel.from_pretrained(lm, str(lm_adapter)).eval()
+
+    @classmethod
+    def from_step(cls, ctx: Context, p: dict, ins: dict) -> "Scorer":
+        """params: lm (dtype, max_length), answer_tokens; inputs: base, reward_proxy, gen_proxy."""
+        return cls(ctx, ins["base"], ins["reward_proxy"] / "adapter", ins["gen_proxy"] / "adapter", p["lm"]["dtype"],
+                   p["lm"]["max_length"], p["answer_tokens"])
 
     @torch.no_grad()
     def __call__(self, questions: list[str], answers: list[str]) -> tuple[list[float], list[float]]:
         from rewardds.eval.metrics import per_example_nll
         from rewardds.training.reward import score_texts
 
-        L = self.ctx.cfg.model.proxy.max_length
-        rewards = score_texts(self.reward_model, self.tok, self.ctx.task, questions, answers, L)
-        prompts = [chat.render_prompt(self.tok, self.ctx.task, q) for q in questions]
-        nll = per_example_nll(self.lm, self.tok, prompts, answers, max_length=L + self.ctx.cfg.synthesis.answer_max_new_tokens)
+        rewards = score_texts(self.reward_model, self.tok, self.task, questions, answers, self.max_length)
+        prompts = [chat.render_prompt(self.tok, self.task, q) for q in questions]
+        nll = per_example_nll(self.lm, self.tok, prompts, answers, max_length=self.max_length + self.answer_tokens)
         return rewards, [math.exp(min(x, 50.0)) for x in nll]
 
 
-def run_scores(ctx: Context) -> Path:
-    def compute(out: Path) -> dict:
-        rows = list(read_jsonl(ctx.paths["candidates"] / "candidates.jsonl"))
-        qs = [r["question"] for r in rows for _ in r["candidates"]]
-        ans = [a for r in rows for a in r["candidates"]]
-        rewards, ppls = Scorer(ctx)(qs, ans)
-        i = 0
-        for r in rows:
-            m = len(r["candidates"])
-            r["rewards"], r["ppls"] = rewards[i:i + m], ppls[i:i + m]
-            i += m
-        write_jsonl(out / "scored.jsonl", rows)
-        return {"scored": len(ans), "mean_reward": float(np.mean(rewards)) if rewards else None}
-
-    out = ctx.runner.run("scores", {"task": ctx.task}, {k: ctx.paths[k] for k in ("gen_proxy", "reward_proxy", "candidates")}
-                         | {"base": ctx.digests["proxy"]}, compute)
-    ctx.paths["scores"] = out
-    return out
+def _scores(ctx: Context, step, ins: dict, out: Path) -> dict:
+    rows = list(read_jsonl(ins["candidates"] / "candidates.jsonl"))
+    qs = [r["question"] for r in rows for _ in r["candidates"]]
+    ans = [a for r in rows for a in r["candidates"]]
+    rewards, ppls = Scorer.from_step(ctx, step.params, ins)(qs, ans)
+    i = 0
+    for r in rows:
+        m = len(r["candidates"])
+        r["rewards"], r["ppls"] = rewards[i:i + m], ppls[i:i + m]
+        i += m
+    write_jsonl(out / "scored.jsonl", rows)
+    return {"scored": len(ans), "mean_reward": float(np.mean(rewards)) if rewards else None}
 
 
-def run_filter(ctx: Context) -> Path:
-    f = ctx.cfg.filter
+def _select(ctx: Context, step, ins: dict, out: Path) -> dict:
+    """params: name (reward_guided | random | none), alpha, keep_ratio, seed; inputs: scores."""
+    p = step.params
+    scored = list(read_jsonl(ins["scores"] / "scored.jsonl"))
+    if p["name"] == "random":
+        pool, _ = random_select(scored, p["keep_ratio"], p["seed"])
+    else:
+        pool = select(scored, p["alpha"], p["keep_ratio"] if p["name"] == "reward_guided" else 1.0)
+    for it in pool:
+        it["round"] = 1
+    write_jsonl(out / "pool.jsonl", pool)
+    return {"questions": len(scored), "kept": len(pool)}
 
-    def compute(out: Path) -> dict:
-        scored = list(read_jsonl(ctx.paths["scores"] / "scored.jsonl"))
-        pool = select(scored, f.alpha, f.keep_ratio if f.name == "reward_guided" else 1.0)
-        for it in pool:
-            it["round"] = 1
-        write_jsonl(out / "pool.jsonl", pool)
-        return {"questions": len(scored), "kept": len(pool)}
 
-    out = ctx.runner.run("filter", {"name": f.name, "alpha": f.alpha, "keep_ratio": f.keep_ratio},
-                         {"scores": ctx.paths["scores"]}, compute)
-    ctx.paths["pool@1"] = out
-    return out
+def _text_filter(ctx: Context, step, ins: dict, out: Path) -> dict:
+    """params: file (queries.jsonl | pool.jsonl), min_tokens, dedup_threshold (None: off), references
+    (public | private | none: the texts near-duplicates are measured against, besides each other);
+    inputs: items (a step with that file). Counts of what was dropped are in the summary."""
+    from rewardds.stages.synthesis import example_records
+
+    p = step.params
+    items = list(read_jsonl(ins["items"] / p["file"]))
+    kept, short = length_filter(items, min_tokens=p["min_tokens"])
+    summary = {"in": len(items), "too_short": short["dropped"]}
+    if p["dedup_threshold"] is not None:
+        refs = [r.question for r in example_records(ctx, p["references"])]
+        kept, dedup = similarity_dedup(kept, refs, threshold=p["dedup_threshold"])
+        summary.update(near_reference=dedup.get("near_reference", 0), near_duplicate=dedup.get("near_duplicate", 0))
+    if not kept:
+        from rewardds.errors import RewarddsError
+
+        raise RewarddsError(f"{step.name}: every synthetic item was filtered out; lower method.min_question_tokens "
+                            "or raise method.dedup_threshold")
+    write_jsonl(out / p["file"], kept)
+    summary["kept"] = len(kept)
+    return summary
+
+
+SCORES = Block("scores", _scores)
+SELECT = Block("select", _select)
+TEXT_FILTER = Block("text_filter", _text_filter)

@@ -1,16 +1,26 @@
-"""Stage 1 (client): the generation proxy, LoRA fine-tuned with DP-SGD on private records."""
+"""Fine-tuning on the private records (client): LoRA, with DP-SGD or (baselines only) without.
+
+One block serves every method that trains on private records: RewardDS's
+generation proxy, the DP generator of the KnowledgeSG baselines (which also
+learns to write questions and whole examples), and the target itself for
+Non-Private and DP-SGD only. With several ``formats`` each record yields several
+training rows; their gradients are summed before clipping, so the record stays
+the privacy unit.
+"""
 from __future__ import annotations
 
 from pathlib import Path
-
-from omegaconf import OmegaConf
+from types import SimpleNamespace
 
 from rewardds import chat
 from rewardds.io import write_json
 from rewardds.models.loading import add_lora, load_causal_lm, load_tokenizer, save_adapter
+from rewardds.recipes.step import Block
 from rewardds.stages.context import Context
 from rewardds.training.dp import DPSettings
-from rewardds.training.lm import CausalLMModule, LMDataset, fit
+from rewardds.training.lm import CausalLMModule, LMDataset, RecordRowsCollator, fit
+
+FORMATS = ("answer", "question", "example")  # answer the question | write the question | write the whole example
 
 
 def dp_settings(ctx: Context, name: str, train_cfg, seed_offset: int = 0) -> DPSettings | None:
@@ -26,7 +36,7 @@ def dp_settings(ctx: Context, name: str, train_cfg, seed_offset: int = 0) -> DPS
 
 
 def dp_key(ctx: Context, name: str) -> dict:
-    """The part of a DP stage's cache key that fixes its mechanism."""
+    """The part of a DP step's cache key that fixes its mechanism."""
     d = {"enabled": ctx.cfg.dp.enabled, "max_grad_norm": ctx.cfg.dp.max_grad_norm,
          "grad_sample_mode": ctx.cfg.dp.grad_sample_mode, "reproducible_noise": ctx.cfg.dp.reproducible_noise}
     if ctx.cfg.dp.enabled:
@@ -34,17 +44,45 @@ def dp_key(ctx: Context, name: str) -> dict:
     return d
 
 
+def record_rows(tok, task: str, record, max_length: int, loss_on: str, formats) -> list[dict]:
+    """The training rows of one record, one per format."""
+    rows = []
+    for f in formats:
+        if f == "answer":
+            rows.append(chat.encode_example(tok, task, record.question, record.answer, max_length, loss_on))
+        elif f == "question":
+            rows.append(chat.encode_example(tok, task, chat.question_request(task, []), record.question, max_length,
+                                            loss_on))
+        elif f == "example":
+            rows.append(chat.encode_example(tok, task, chat.example_request(task, []),
+                                            chat.format_example(record.question, record.answer), max_length, loss_on))
+        else:
+            from rewardds.errors import ConfigError
+
+            raise ConfigError("formats", f"unknown training format {f!r} (expected one of {', '.join(FORMATS)})")
+    return rows
+
+
 def train_lm_on_records(ctx: Context, base: Path, records, out: Path, stage: str, dp: DPSettings | None,
-                        train_cfg, loss_on: str = "answer", seed_offset: int = 0) -> CausalLMModule:
-    spec = ctx.cfg.model.proxy
+                        train_cfg, loss_on: str = "answer", seed_offset: int = 0, spec=None, lora=None,
+                        formats=("answer",)) -> CausalLMModule:
+    spec = spec if spec is not None else ctx.cfg.model.proxy
+    lora = lora if lora is not None else ctx.cfg.model.lora
     tok = load_tokenizer(base)
     model = load_causal_lm(base, spec.dtype).to(ctx.device)  # move before LoRA (opacus+peft device bug)
-    model = add_lora(model, ctx.cfg.model.lora, seed=ctx.cfg.seed + seed_offset)
-    examples = [chat.encode_example(tok, ctx.task, r.question, r.answer, spec.max_length, loss_on) for r in records]
+    model = add_lora(model, lora, seed=ctx.cfg.seed + seed_offset)
+    single = tuple(formats) == ("answer",)
+    if single:  # one row per record (every existing artefact was trained this way)
+        data = LMDataset([chat.encode_example(tok, ctx.task, r.question, r.answer, spec.max_length, loss_on)
+                          for r in records])
+        collate = None
+    else:
+        data = LMDataset([record_rows(tok, ctx.task, r, spec.max_length, loss_on, formats) for r in records])
+        collate = RecordRowsCollator(tok.pad_token_id)
     module = CausalLMModule(model, lr=spec.lr, pad_id=tok.pad_token_id, dp=dp, seed=ctx.cfg.seed + seed_offset,
-                            warmup_steps=0)
-    fit(module, LMDataset(examples), batch_size=train_cfg.batch_size, epochs=train_cfg.epochs,
-        trainer_cfg=ctx.cfg.trainer, desc=stage, seed=ctx.cfg.seed + seed_offset, logger=ctx.tracker.lightning_logger(stage))
+                            warmup_steps=0, rows_are_records=single)
+    fit(module, data, batch_size=train_cfg.batch_size, epochs=train_cfg.epochs, trainer_cfg=ctx.cfg.trainer,
+        desc=stage, seed=ctx.cfg.seed + seed_offset, collate=collate, logger=ctx.tracker.lightning_logger(stage))
     save_adapter(model, out / "adapter")
     return module
 
@@ -58,23 +96,20 @@ def component_record(ctx: Context, name: str, module, dp: DPSettings | None) -> 
     return rec
 
 
-def run(ctx: Context) -> Path:
-    cfg = ctx.cfg
-    name = "gen_proxy"
-    if cfg.dp.enabled:
-        ctx.ledger.check(name)
+def _finetune(ctx: Context, step, ins: dict, out: Path) -> dict:
+    """params: lm (model spec), lora, train (epochs, batch_size, physical_batch_size), loss_on, formats,
+    seed_offset; component (DP) or None; inputs: base, records (data:private)."""
+    p = step.params
+    name = step.dp.component if step.dp is not None else step.name
+    train = SimpleNamespace(**p["train"])
+    dp = dp_settings(ctx, name, train, p.get("seed_offset", 0)) if step.dp is not None else None
+    module = train_lm_on_records(ctx, ins["base"], ctx.data.private, out, step.name, dp, train, loss_on=p["loss_on"],
+                                 seed_offset=p.get("seed_offset", 0), spec=SimpleNamespace(**p["lm"]),
+                                 lora=SimpleNamespace(**p["lora"]),
+                                 formats=tuple(p.get("formats", ("answer",))))
+    rec = component_record(ctx, name, module, dp)
+    write_json(out / "component.json", rec)
+    return rec
 
-    def compute(out: Path) -> dict:
-        dp = dp_settings(ctx, name, cfg.gen_proxy)
-        module = train_lm_on_records(ctx, ctx.paths["proxy_base"], ctx.data.private, out, name, dp, cfg.gen_proxy,
-                                     loss_on=cfg.gen_proxy.loss_on)
-        rec = component_record(ctx, name, module, dp)
-        write_json(out / "component.json", rec)
-        return rec
 
-    key = {"private": ctx.data.fingerprint("private"), "task": ctx.task, "train": OmegaConf.to_container(cfg.gen_proxy),
-           "lora": OmegaConf.to_container(cfg.model.lora), "lm": OmegaConf.to_container(cfg.model.proxy),
-           "dp": dp_key(ctx, name), "seed": cfg.seed}
-    out = ctx.runner.run(name, key, {"base": ctx.digests["proxy"]}, compute)
-    ctx.paths[name] = out
-    return out
+FINETUNE = Block("finetune", _finetune)

@@ -101,9 +101,12 @@ class StageRunner:
             return out
         return read_json(Path(out) / MANIFEST)["digest"]
 
-    def run(self, name: str, config: dict, inputs: dict[str, Path], fn: Callable[[Path], dict | None]) -> Path:
-        """Return the completed output folder of stage ``name``, computing it if needed."""
-        kind = name.split("@")[0]
+    def run(self, name: str, config: dict, inputs: dict[str, Path], fn: Callable[[Path], dict | None],
+            kind: str | None = None) -> Path:
+        """Return the completed output folder of stage ``name``, computing it if needed. ``kind``
+        (default: the name before any ``@``) is the cache folder: steps of the same kind with the
+        same config and inputs share one entry, whichever method runs them."""
+        kind = kind or name.split("@")[0]
         key = stage_key(kind, config, {k: self.manifest_digest(v) for k, v in sorted(inputs.items())}, self._secret)
         home = (self.cache_dir / kind) if self.cache_dir else (self.run_dir / "stages")
         final = home / (key if self.cache_dir else name)

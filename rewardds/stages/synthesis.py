@@ -1,32 +1,41 @@
-"""Stages 4-5 (server): synthetic questions, then candidate answers, from the DP proxy.
+"""Server-side synthesis: questions, answers, whole examples in one step.
 
-Everything sampled from a DP model is post-processing and costs no budget. The
-only other text in a prompt is example questions, which in strict mode come from
-the public pool (never from private records).
+Everything sampled from a DP model (or a public one) is post-processing and
+costs no budget. The only other text in a prompt is examples: drawn from the
+public pool, or (reference forms, ``privacy.mode=paper``) from the private
+records, which the recipe then declares as private text in a prompt.
+
+Blocks (parameters -> output):
+  questions  ``queries.jsonl``    {id, question}: one new question per completion
+  answers    ``candidates.jsonl`` {id, question, candidates}: ``n`` finished answers per question
+  one_step   ``pool.jsonl``       {id, question, chosen, round}: question and answer in one generation
+  to_pool    ``pool.jsonl``       the first candidate of each question as its answer
 """
 from __future__ import annotations
 
 import logging
 import random
 from pathlib import Path
-
-from omegaconf import OmegaConf
+from types import SimpleNamespace
 
 from rewardds import chat
+from rewardds.errors import RewarddsError
 from rewardds.io import read_jsonl, write_json, write_jsonl
 from rewardds.models.loading import load_tokenizer
+from rewardds.recipes.step import Block
 from rewardds.sampling import SamplingParams, build_sampler
 from rewardds.stages.context import Context
 
 log = logging.getLogger(__name__)
 
 
-def example_pool(ctx: Context) -> list[str]:
-    """Questions that may appear in a server-side prompt."""
-    if ctx.cfg.privacy.mode == "paper":
-        log.warning("privacy.mode=paper: private questions are shown as examples in synthesis prompts")
-        return [r.question for r in ctx.data.private]
-    return [r.question for r in ctx.data.public]
+def example_records(ctx: Context, source: str) -> list:
+    """Records whose text may appear in a server-side prompt: public, private (reference forms), none."""
+    if source == "private":
+        return list(ctx.data.private)
+    if source == "public":
+        return list(ctx.data.public)
+    return []
 
 
 def normalise(text: str) -> str:
@@ -58,63 +67,122 @@ def sample_questions(sampler, tok, task: str, pool: list[str], s, k_examples: in
     return out[: s.num_queries]
 
 
-def run_queries(ctx: Context) -> Path:
-    cfg = ctx.cfg
-    s = cfg.synthesis
-
-    def compute(out: Path) -> dict:
-        base = ctx.paths["proxy_base"]
-        tok = load_tokenizer(base)
-        pool = example_pool(ctx)
-        with build_sampler(cfg.sampler, base, ctx.paths["gen_proxy"] / "adapter") as sampler:
-            qs = sample_questions(sampler, tok, ctx.task, pool, s, cfg.privacy.public_examples, cfg.seed)
-            stats = dict(sampler.stats, tokens_per_second=sampler.tokens_per_second)
-        if not qs:
-            from rewardds.errors import RewarddsError
-
-            raise RewarddsError("query synthesis produced no finished question; raise synthesis.query_max_new_tokens "
-                                "or synthesis.max_query_rounds")
-        write_jsonl(out / "queries.jsonl", [{"id": f"q{i:05d}", "question": q} for i, q in enumerate(qs)])
-        write_json(out / "sampling.stats.json", stats)
-        return {"queries": len(qs), "tokens_per_second": stats["tokens_per_second"]}
-
-    pool_fp = ctx.data.fingerprint("private" if cfg.privacy.mode == "paper" else "public")
-    key = {"synthesis": {k: s[k] for k in s if k.startswith("query") or k in ("num_queries", "max_query_rounds")},
-           "examples": cfg.privacy.public_examples, "mode": cfg.privacy.mode, "pool": pool_fp, "seed": cfg.seed,
-           "task": ctx.task, "sampler": OmegaConf.to_container(cfg.sampler)}
-    out = ctx.runner.run("queries", key, {"base": ctx.digests["proxy"], "gen_proxy": ctx.paths["gen_proxy"]}, compute)
-    ctx.paths["queries"] = out
-    return out
+def _adapter(ins: dict) -> Path | None:
+    return ins["adapter"] / "adapter" if ins.get("adapter") is not None else None
 
 
-def run_candidates(ctx: Context) -> Path:
-    cfg = ctx.cfg
-    s = cfg.synthesis
+def _stats(sampler) -> dict:
+    return dict(sampler.stats, tokens_per_second=sampler.tokens_per_second)
 
-    def compute(out: Path) -> dict:
-        base = ctx.paths["proxy_base"]
-        tok = load_tokenizer(base)
-        queries = list(read_jsonl(ctx.paths["queries"] / "queries.jsonl"))
-        prompts = [chat.render_prompt(tok, ctx.task, q["question"]) for q in queries]
-        params = SamplingParams(n=s.answer_n, temperature=s.answer_temperature, top_p=s.answer_top_p,
-                                max_new_tokens=s.answer_max_new_tokens, seed=cfg.seed + 101)
-        with build_sampler(cfg.sampler, base, ctx.paths["gen_proxy"] / "adapter") as sampler:
-            outs = sampler.generate(prompts, params, desc="candidate answers")
-            stats = dict(sampler.stats, tokens_per_second=sampler.tokens_per_second)
-        rows, dropped = [], 0
-        for q, comps in zip(queries, outs):
-            kept = [c.text for c in comps if c.finished and c.text.strip()]  # only answers that ended with EOS
-            dropped += len(comps) - len(kept)
-            if kept:
-                rows.append({"id": q["id"], "question": q["question"], "candidates": kept})
-        write_jsonl(out / "candidates.jsonl", rows)
-        write_json(out / "sampling.stats.json", stats)
-        return {"questions": len(rows), "candidates": sum(len(r["candidates"]) for r in rows), "unfinished_dropped": dropped,
-                "tokens_per_second": stats["tokens_per_second"]}
 
-    key = {"synthesis": {k: s[k] for k in s if k.startswith("answer")}, "seed": cfg.seed, "task": ctx.task,
-           "sampler": OmegaConf.to_container(cfg.sampler)}
-    out = ctx.runner.run("candidates", key, {"base": ctx.digests["proxy"], "gen_proxy": ctx.paths["gen_proxy"],
-                                             "queries": ctx.paths["queries"]}, compute)
-    ctx.paths["candidates"] = out
-    return out
+def _questions(ctx: Context, step, ins: dict, out: Path) -> dict:
+    """params: examples (public|private|none), k, num_queries, query_n, query_temperature, query_top_p,
+    query_max_new_tokens, max_query_rounds, seed, sampler; inputs: base, adapter (optional generator)."""
+    p = step.params
+    tok = load_tokenizer(ins["base"])
+    pool = [r.question for r in example_records(ctx, p["examples"])]
+    with build_sampler(p["sampler"], ins["base"], _adapter(ins)) as sampler:
+        qs = sample_questions(sampler, tok, ctx.task, pool, SimpleNamespace(**p), p["k"], p["seed"])
+        stats = _stats(sampler)
+    if not qs:
+        raise RewarddsError("query synthesis produced no finished question; raise synthesis.query_max_new_tokens "
+                            "or synthesis.max_query_rounds")
+    write_jsonl(out / "queries.jsonl", [{"id": f"q{i:05d}", "question": q} for i, q in enumerate(qs)])
+    write_json(out / "sampling.stats.json", stats)
+    return {"queries": len(qs), "tokens_per_second": stats["tokens_per_second"]}
+
+
+def _answer_prompts(ctx: Context, tok, questions: list[str], p: dict) -> list[str]:
+    """The answer prompt of each question; with k > 0, k (question, answer) examples before it."""
+    shots = [(r.question, r.answer) for r in example_records(ctx, p.get("examples", "none"))]
+    k = p.get("k", 0) if shots else 0
+    if not k:
+        return [chat.render_prompt(tok, ctx.task, q) for q in questions]
+    rng = random.Random(p["seed"] + 7)
+    prompts = []
+    for q in questions:
+        ex = rng.sample(shots, k=min(k, len(shots)))
+        ex = chat.fit_examples(tok, lambda e: chat.render_answer_prompt(tok, ctx.task, q, e), ex, p["prompt_tokens"])
+        prompts.append(chat.render_answer_prompt(tok, ctx.task, q, ex))
+    return prompts
+
+
+def _answers(ctx: Context, step, ins: dict, out: Path) -> dict:
+    """params: n, temperature, top_p, max_new_tokens, seed, sampler, examples, k, prompt_tokens, finished_only;
+    inputs: base, adapter (optional), questions (a step with queries.jsonl)."""
+    p = step.params
+    tok = load_tokenizer(ins["base"])
+    queries = list(read_jsonl(ins["questions"] / "queries.jsonl"))
+    prompts = _answer_prompts(ctx, tok, [q["question"] for q in queries], p)
+    params = SamplingParams(n=p["n"], temperature=p["temperature"], top_p=p["top_p"],
+                            max_new_tokens=p["max_new_tokens"], seed=p["seed"])
+    with build_sampler(p["sampler"], ins["base"], _adapter(ins)) as sampler:
+        outs = sampler.generate(prompts, params, desc="answers")
+        stats = _stats(sampler)
+    rows, dropped = [], 0
+    finished_only = p.get("finished_only", True)  # RewardDS keeps only answers that ended with EOS
+    for q, comps in zip(queries, outs):
+        kept = [c.text for c in comps if (c.finished or not finished_only) and c.text.strip()]
+        dropped += len(comps) - len(kept)
+        if kept:
+            rows.append({"id": q["id"], "question": q["question"], "candidates": kept})
+    write_jsonl(out / "candidates.jsonl", rows)
+    write_json(out / "sampling.stats.json", stats)
+    return {"questions": len(rows), "candidates": sum(len(r["candidates"]) for r in rows), "unfinished_dropped": dropped,
+            "tokens_per_second": stats["tokens_per_second"]}
+
+
+def _one_step(ctx: Context, step, ins: dict, out: Path) -> dict:
+    """params: num, n, temperature, top_p, max_new_tokens, max_rounds, seed, sampler, examples, k, prompt_tokens;
+    inputs: base, adapter (optional). One generation writes 'Question: ... Answer: ...'."""
+    p = step.params
+    tok = load_tokenizer(ins["base"])
+    shots = [(r.question, r.answer) for r in example_records(ctx, p["examples"])]
+    rng = random.Random(p["seed"])
+    seen = {normalise(q) for q, _ in shots}
+    rows, unparsed = [], 0
+    with build_sampler(p["sampler"], ins["base"], _adapter(ins)) as sampler:
+        for rnd in range(p["max_rounds"]):
+            prompts = []
+            for _ in range(max(1, -(-(p["num"] - len(rows)) // p["n"]))):
+                ex = rng.sample(shots, k=min(p["k"], len(shots))) if p["k"] and shots else []
+                ex = chat.fit_examples(tok, lambda e: chat.render_example_prompt(tok, ctx.task, e), ex,
+                                       p["prompt_tokens"])
+                prompts.append(chat.render_example_prompt(tok, ctx.task, ex))
+            params = SamplingParams(n=p["n"], temperature=p["temperature"], top_p=p["top_p"],
+                                    max_new_tokens=p["max_new_tokens"], seed=p["seed"] + rnd)
+            for comps in sampler.generate(prompts, params, desc=f"one-step round {rnd + 1}"):
+                for c in comps:  # an answer cut at max_new_tokens is kept, as the reference does
+                    parsed = chat.parse_example(c.text)
+                    if parsed is None:
+                        unparsed += 1
+                    elif normalise(parsed[0]) not in seen:
+                        seen.add(normalise(parsed[0]))
+                        rows.append({"id": f"e{len(rows):05d}", "question": parsed[0], "chosen": parsed[1],
+                                     "round": 1, "generation": c.text})  # both parsed from this one generation
+            if len(rows) >= p["num"]:
+                break
+        stats = _stats(sampler)
+    rows = rows[: p["num"]]
+    if not rows:
+        raise RewarddsError("one-step synthesis produced no parseable example; raise synthesis.answer_max_new_tokens "
+                            "or synthesis.max_query_rounds")
+    write_jsonl(out / "pool.jsonl", rows)
+    write_json(out / "sampling.stats.json", stats)
+    return {"examples": len(rows), "unparsed": unparsed, "tokens_per_second": stats["tokens_per_second"]}
+
+
+def _to_pool(ctx: Context, step, ins: dict, out: Path) -> dict:
+    """The first finished answer of each question becomes its answer (two-step baselines)."""
+    rows = [{"id": r["id"], "question": r["question"], "chosen": r["candidates"][0], "round": 1}
+            for r in read_jsonl(ins["candidates"] / "candidates.jsonl")]
+    if not rows:
+        raise RewarddsError("no question received a finished answer; raise synthesis.answer_max_new_tokens")
+    write_jsonl(out / "pool.jsonl", rows)
+    return {"examples": len(rows)}
+
+
+QUESTIONS = Block("questions", _questions)
+ANSWERS = Block("answers", _answers)
+ONE_STEP = Block("one_step", _one_step)
+TO_POOL = Block("to_pool", _to_pool)

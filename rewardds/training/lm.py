@@ -52,6 +52,21 @@ class LMCollator:
                 "record_of_row": torch.arange(n), "num_records": n}
 
 
+class RecordRowsCollator:
+    """Items that are lists of rows (several training rows of one private record):
+    ``record_of_row`` says which record each row belongs to, for record-level DP."""
+
+    def __init__(self, pad_id: int):
+        self.rows = LMCollator(pad_id)
+
+    def __call__(self, items: list[list[dict]]) -> dict:
+        flat = [row for rows in items for row in rows]
+        batch = self.rows(flat)
+        batch["record_of_row"] = torch.tensor([r for r, rows in enumerate(items) for _ in rows], dtype=torch.long)
+        batch["num_records"] = len(items)
+        return batch
+
+
 def token_losses(model, batch) -> torch.Tensor:
     """Mean cross-entropy over each row's supervised tokens (one value per row)."""
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
@@ -64,12 +79,22 @@ def token_losses(model, batch) -> torch.Tensor:
 
 
 class CausalLMModule(TrainableModule):
-    def __init__(self, model, lr: float, pad_id: int, dp=None, **kw):
-        super().__init__(model, lr, dp=dp, rows_are_records=True, **kw)
+    """``rows_are_records=False``: a record has several rows (RecordRowsCollator); its loss is
+    the mean of its rows' losses, and under DP their gradients are summed before clipping."""
+
+    def __init__(self, model, lr: float, pad_id: int, dp=None, rows_are_records: bool = True, **kw):
+        super().__init__(model, lr, dp=dp, rows_are_records=rows_are_records, **kw)
         self.pad_id = pad_id
 
     def record_losses(self, batch):
-        return token_losses(self.model, batch)
+        rows = token_losses(self.model, batch)
+        if self.rows_are_records:
+            return rows
+        n = int(batch["num_records"])
+        rec = batch["record_of_row"].to(rows.device)
+        total = torch.zeros(n, dtype=rows.dtype, device=rows.device).index_add(0, rec, rows)
+        count = torch.zeros(n, dtype=rows.dtype, device=rows.device).index_add(0, rec, torch.ones_like(rows))
+        return total / count.clamp(min=1.0)
 
 
 def cpu_threads(configured: int | None) -> int:

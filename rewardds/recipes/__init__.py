@@ -1,0 +1,60 @@
+"""Methods as recipes: a typed method config plus an ordered list of steps.
+
+``build_recipe(cfg)`` looks the method up in the registry, checks ``cfg.method``
+against the method's own schema, and returns its :class:`Recipe`. The pipeline
+runs any recipe the same way (``rewardds.pipeline``).
+"""
+from __future__ import annotations
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from rewardds.errors import ConfigError
+from rewardds.recipes.configs import EXAMPLE_SOURCES
+from rewardds.recipes.registry import METHODS, method_entry
+from rewardds.recipes.step import Recipe, Step, Touch
+
+__all__ = ["METHODS", "Recipe", "Step", "Touch", "build_recipe", "method_config"]
+
+
+def method_config(cfg):
+    """``cfg.method`` merged over its method's schema: unknown keys and wrong types are refused."""
+    node = cfg.method
+    name = OmegaConf.select(cfg, "method.name")
+    entry = method_entry(name)
+    try:
+        typed = OmegaConf.merge(OmegaConf.structured(entry.schema), node)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or getattr(exc, "key", None) or "method"
+        key = key if str(key).startswith("method") else f"method.{key}"
+        raise ConfigError(str(key), f"not a key of method {name} ({type(exc).__name__})") from None
+    _check(cfg, typed)
+    return typed
+
+
+def _check(cfg, m) -> None:
+    if "examples" in m:
+        if m.examples not in EXAMPLE_SOURCES:
+            raise ConfigError("method.examples", f"got {m.examples!r}, expected one of {', '.join(EXAMPLE_SOURCES)}")
+        if m.examples == "private" and cfg.privacy.mode != "paper":
+            raise ConfigError("method.examples", "private examples in server-side prompts void the guarantee; "
+                              "the reference form runs only with privacy.mode=paper")
+        if m.k < 0:
+            raise ConfigError("method.k", f"must be >= 0, got {m.k}")
+        if not 0 < m.temperature:
+            raise ConfigError("method.temperature", f"must be > 0, got {m.temperature}")
+        if m.dedup_threshold is not None and not 0 < m.dedup_threshold <= 1:
+            raise ConfigError("method.dedup_threshold", f"must be in (0, 1], got {m.dedup_threshold}")
+    for key in ("epochs", "batch_size", "physical_batch_size", "max_new_tokens"):
+        v = m.get(key) if key in m else None
+        if v is not None and v <= 0 and not (key == "epochs" and v == 0):
+            raise ConfigError(f"method.{key}", f"must be > 0, got {v}")
+
+
+def build_recipe(cfg) -> Recipe:
+    typed = method_config(cfg)
+    recipe = method_entry(typed.name).build()(cfg, typed)
+    names = recipe.names()
+    if len(set(names)) != len(names):
+        raise RuntimeError(f"recipe {typed.name} has duplicate step names: {names}")
+    return recipe

@@ -1,0 +1,74 @@
+"""Steps every recipe shares, and the config slices they take as parameters.
+
+A step's parameters are copied here from the run config, once, as plain data:
+what a block reads is exactly what keys its cache entry.
+"""
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from rewardds.recipes.step import DPUse, Step, Touch
+from rewardds.stages.base_model import BASE_MODELS
+from rewardds.stages.evaluate import EVALUATE
+from rewardds.stages.gen_proxy import FINETUNE
+from rewardds.stages.target import TARGET_SFT
+
+
+def plain(node) -> dict:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+
+
+def sampler(cfg) -> dict:
+    return plain(cfg.sampler)
+
+
+def base_models() -> Step:
+    return Step("base_model", BASE_MODELS)
+
+
+def examples_touch(source: str, where: str) -> tuple[tuple[Touch, ...], str]:
+    """The declaration of a step whose prompts show examples from ``source``."""
+    if source == "private":
+        return (Touch.PRIVATE_PROMPT,), f"private records are shown as examples in {where}, a leak no DP training covers"
+    return (Touch.NONE,), ""
+
+
+def private_finetune(cfg, name: str, model: str, train: dict, dp_component: str | None, formats=("answer",),
+                     loss_on: str = "answer", seed_offset: int = 0, side: str = "client") -> Step:
+    """LoRA fine-tuning of ``model`` (proxy | target) on the private records, DP-SGD when ``dp_component``."""
+    params = {"task": cfg.task.name, "lm": plain(cfg.model[model]), "lora": plain(cfg.model.lora), "train": train,
+              "loss_on": loss_on, "formats": list(formats), "seed": cfg.seed, "seed_offset": seed_offset}
+    dp = None
+    touches: tuple[Touch, ...] = (Touch.NONPRIVATE_TRAINING,)
+    why = f"{name}: the {model} model is trained on the private records without differential privacy"
+    if dp_component is not None:
+        dp = DPUse(dp_component, int(train["batch_size"]), int(train["epochs"]))
+        touches, why = (Touch.DP_SGD,), ""
+    return Step(name, FINETUNE, params, {"base": f"base:{model}", "records": "data:private"}, touches=touches,
+                dp=dp, side=side, why=why)
+
+
+def target_sft(cfg, rnd: int, pool: str, previous: str | None) -> Step:
+    epochs = cfg.target.epochs_first if rnd == 1 else cfg.target.epochs_later
+    params = {"round": rnd, "epochs": epochs, "batch_size": cfg.target.batch_size, "lm": plain(cfg.model.target),
+              "lora": plain(cfg.model.lora), "seed": cfg.seed, "task": cfg.task.name}
+    inputs = {"base": "base:target", "pool": pool}
+    if previous is not None:
+        inputs["previous"] = previous
+    return Step(f"target@{rnd}", TARGET_SFT, params, inputs)
+
+
+def evaluation(cfg, available: dict[str, tuple[str, str | None]]) -> list[Step]:
+    """One step per label of ``eval.models`` that this method has: label -> (base model, adapter step)."""
+    steps = []
+    for label in cfg.eval.models:
+        if label not in available:
+            continue
+        which, adapter = available[label]
+        params = {"label": label, "eval": plain(cfg.eval), "dtype": cfg.model[which].dtype, "seed": cfg.seed,
+                  "sampler": sampler(cfg), "task": cfg.task.name}
+        inputs = {"base": f"base:{which}", "test": "data:test"}
+        if adapter is not None:
+            inputs["adapter"] = adapter
+        steps.append(Step(f"eval_{label}", EVALUATE, params, inputs, eval_label=label))
+    return steps

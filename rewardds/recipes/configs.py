@@ -1,0 +1,50 @@
+"""Typed configs of the methods (``conf/method/<name>.yaml`` is merged over one of these).
+
+Each method has its own schema, so ``method.k=3`` is a key of the few-shot
+baselines and a typo or a key of another method is refused in one line. Pure
+dataclasses: importing this module imports nothing else of the package.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+EXAMPLE_SOURCES = ("public", "private", "none")
+
+
+@dataclass
+class RewardDSMethod:
+    """RewardDS: DP generation proxy + DP reward proxy, reward-guided filtering, refinement."""
+
+    name: str = "rewardds"
+
+
+@dataclass
+class FewShotMethod:
+    """KnowledgeSG's synthesis baselines (ICL, Self-Instruct(-ICL), DP-Gene, DP-Instruct(-ICL)).
+
+    How many samples: ``synthesis.num_queries``. Which model generates: the public
+    proxy base (ICL, Self-Instruct) or the DP generator trained on the private
+    records with the whole budget (DP-*). The target is then fine-tuned on the
+    synthetic set (``target.*``) and evaluated.
+    """
+
+    name: str = "dp_instruct"
+    examples: str = "public"  # public | private | none: where the k prompt examples come from
+    k: int = 3  # examples per prompt (reference: 3)
+    temperature: float = 0.7  # reference: 0.7
+    top_p: float = 1.0
+    # None: synthesis.answer_max_new_tokens for answers, query_ + answer_max_new_tokens for one-step examples
+    max_new_tokens: Optional[int] = None
+    min_question_tokens: int = 2  # shorter instructions are dropped (reference: 2)
+    dedup_threshold: Optional[float] = 0.52  # TF-IDF cosine to a prompt example or an earlier sample; None: off
+
+
+@dataclass
+class DirectMethod:
+    """Non-Private and DP-SGD only: the target is fine-tuned on the private records themselves."""
+
+    name: str = "non_private"
+    epochs: Optional[int] = None  # None: target.epochs_first
+    batch_size: Optional[int] = None  # None: target.batch_size (the expected Poisson batch under DP)
+    physical_batch_size: Optional[int] = None  # DP only; None: batch_size

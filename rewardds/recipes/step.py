@@ -1,0 +1,101 @@
+"""What a recipe is made of: steps, each a building block with parameters.
+
+A step names the building block it runs (``Block``: a cache kind and a compute
+function), the parameters it passes (everything the block reads: they ARE its
+cache key, in one place), the artefacts it reads (earlier steps, the base
+models, the data splits) and, declared rather than inferred, what private data
+it touches. The pipeline plans the budget and writes ``privacy.json`` from those
+declarations alone.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+
+class Touch(enum.Enum):
+    """What a step does with private data."""
+
+    NONE = "none"  # public data and post-processing of DP releases only
+    DP_SGD = "dp_sgd"  # trains on private records with DP-SGD: a component of the ledger
+    PRIVATE_PROMPT = "private_prompt"  # private text inside a prompt: no DP mechanism covers it
+    NONPRIVATE_TRAINING = "nonprivate_training"  # trains on private records without DP
+
+    @property
+    def voids_guarantee(self) -> bool:
+        return self in (Touch.PRIVATE_PROMPT, Touch.NONPRIVATE_TRAINING)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A reusable building block: ``fn(ctx, step, inputs, out) -> summary``.
+
+    ``kind`` names its folder in the stage cache, so the same block with the same
+    parameters and inputs is one cache entry whichever method runs it.
+    """
+
+    kind: str
+    fn: Callable[..., dict | None]
+    cached: bool = True  # False: ``fn(ctx, step)`` manages its own cache entries (the base models)
+
+
+@dataclass(frozen=True)
+class DPUse:
+    """A DP-SGD component: Poisson sampling over ``data`` at ``batch_size``, ``epochs`` epochs."""
+
+    component: str  # name in privacy.json and dp.split
+    batch_size: int
+    epochs: int
+    data: str = "data:private"
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # unique in the recipe: the stage name in logs, stage_log.jsonl and run_dir/stages/
+    block: Block
+    params: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, str] = field(default_factory=dict)  # role -> step name | "base:proxy" | "data:private"
+    touches: tuple[Touch, ...] = (Touch.NONE,)
+    dp: DPUse | None = None
+    side: str = "server"  # client | server: client steps keep keys and timings out of the release
+    why: str = ""  # for a guarantee-voiding touch: the reason privacy.json gives
+    eval_label: str | None = None  # evaluation steps: the label in metrics.json's "eval"
+
+    @property
+    def kind(self) -> str:
+        return self.block.kind
+
+
+@dataclass
+class Recipe:
+    method: str
+    steps: list[Step]
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.steps]
+
+    def dp_steps(self) -> list[Step]:
+        return [s for s in self.steps if s.dp is not None]
+
+    def until(self, stop: str | None) -> list[Step]:
+        """The steps up to ``stop``: a step name, or a kind's first step (``target`` = ``target@1``)."""
+        if stop is None:
+            return list(self.steps)
+        names = self.names()
+        if stop not in names:
+            stop = next(n for n in names if n.split("@")[0] == stop or self._kind_of(n) == stop)
+        return self.steps[: names.index(stop) + 1]
+
+    def resolve_stop(self, stop: str | None) -> str | None:
+        if stop is None:
+            return None
+        names = self.names()
+        if stop in names or any(n.split("@")[0] == stop or self._kind_of(n) == stop for n in names):
+            return stop
+        from rewardds.errors import ConfigError
+
+        raise ConfigError("stop_after", f"unknown step {stop!r} for method {self.method}; steps: {', '.join(names)}")
+
+    def _kind_of(self, name: str) -> str:
+        return next(s.kind for s in self.steps if s.name == name)
