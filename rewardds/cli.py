@@ -7,10 +7,14 @@ first problem is printed as ``error: ...`` with exit status 2.
 """
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import itertools
 import os
 import sys
+import typing
 from pathlib import Path
+from typing import Iterator
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 SKIP_FLAGS = {"--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--shell-completion", "-sc", "--version"}
@@ -43,6 +47,54 @@ def expand(overrides: list[str]) -> list[list[str]]:
     return combos or [[]]
 
 
+def _field_types(schema) -> dict[str, object]:
+    """Field name -> its dataclass type, or None for a leaf or a free-form map (any key allowed)."""
+    out = {}
+    for name, hint in typing.get_type_hints(schema).items():
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        inner = args[0] if typing.get_origin(hint) is typing.Union and len(args) == 1 else hint
+        out[name] = inner if dataclasses.is_dataclass(inner) else None
+    return out
+
+
+def schema_keys(schema=None, prefix: str = "") -> Iterator[str]:
+    """Every dotted key the schema defines (for did-you-mean suggestions)."""
+    from rewardds.config import RunConfig
+
+    for name, sub in _field_types(schema or RunConfig).items():
+        yield prefix + name
+        if sub is not None:
+            yield from schema_keys(sub, prefix + name + ".")
+
+
+def unknown_keys(tree: dict, schema=None, prefix: str = "") -> Iterator[str]:
+    """Dotted keys of a composed config that the schema does not define.
+
+    Hydra's ``+key=`` / ``++key=`` open the struct flag, so a typo'd key is added
+    beside the real one and the run silently uses the default; this walk finds it.
+    """
+    from rewardds.config import RunConfig
+
+    fields = _field_types(schema or RunConfig)
+    for name, value in tree.items():
+        if name not in fields:
+            yield prefix + str(name)
+        elif fields[name] is not None and isinstance(value, dict):
+            yield from unknown_keys(value, fields[name], prefix + name + ".")
+
+
+def refuse_unknown_keys(cfg) -> None:
+    """Raise ConfigError naming the first key outside the schema, with the closest real key."""
+    from omegaconf import OmegaConf
+
+    from rewardds.errors import ConfigError
+
+    for key in unknown_keys(OmegaConf.to_container(cfg, resolve=False)):
+        close = difflib.get_close_matches(key, list(schema_keys()), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ConfigError(key, f"not in the schema (rewardds/config.py){hint}")
+
+
 def check(overrides: list[str]) -> None:
     """Compose and validate; raise with a one-line message on the first problem."""
     from hydra import compose, initialize_config_dir
@@ -54,9 +106,15 @@ def check(overrides: list[str]) -> None:
     for combo in expand(overrides):
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=[o for o in combo if not o.startswith("hydra")])
+            cfg = compose(config_name="config", overrides=[o for o in combo if not _is_hydra_override(o)])
+            refuse_unknown_keys(cfg)
             validate(cfg)
     GlobalHydra.instance().clear()
+
+
+def _is_hydra_override(override: str) -> bool:
+    """``hydra.*`` / ``hydra/...`` (also with ``+``, ``++`` or ``~``) configure Hydra itself, not the run."""
+    return override.lstrip("+~").startswith("hydra")
 
 
 def precheck(argv: list[str]) -> None:
