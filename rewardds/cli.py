@@ -95,6 +95,26 @@ def refuse_unknown_keys(cfg) -> None:
         raise ConfigError(key, f"not in the schema (rewardds/config.py){hint}")
 
 
+def _default_groups() -> set[str]:
+    """Config groups named in conf/config.yaml's defaults list."""
+    from omegaconf import OmegaConf
+
+    defaults = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "config.yaml"))["defaults"]
+    return {k for d in defaults if isinstance(d, dict) for k in d}
+
+
+def refuse_plus_on_default_groups(overrides: list[str]) -> None:
+    """``+experiment=smoke`` (the usual Hydra idiom) clashes with ``experiment: null`` in
+    the defaults list; Hydra's own message then gives advice for YAML files only."""
+    from rewardds.errors import ConfigError
+
+    groups = _default_groups()
+    for o in overrides:
+        key, _, value = o.partition("=")
+        if key.startswith("+") and not key.startswith("++") and key[1:] in groups:
+            raise ConfigError(key[1:], f"is already in the defaults list: write {key[1:]}={value}, without the '+'")
+
+
 def check(overrides: list[str]) -> None:
     """Compose and validate; raise with a one-line message on the first problem."""
     from hydra import compose, initialize_config_dir
@@ -103,6 +123,7 @@ def check(overrides: list[str]) -> None:
     from rewardds.config import register, validate
 
     register()
+    refuse_plus_on_default_groups(overrides)
     for combo in expand(overrides):
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -196,3 +196,10 @@ def test_pass_k_beyond_code_samples_is_refused_before_training():
                                       "synthesis.query_temperature=0", "target.epochs_later=0", "sampler.swap_space=0"])
 def test_boundary_values_that_mean_something_are_accepted(override):
     validate(composed([override]))
+
+
+def test_plus_on_a_default_group_says_to_drop_the_plus():
+    """experiment is in the defaults list (as null): Hydra refuses +experiment=smoke with advice for YAML files."""
+    with pytest.raises(Exception) as info:
+        check(["+experiment=smoke"])
+    assert "experiment=smoke" in str(info.value) and "without the '+'" in str(info.value)
