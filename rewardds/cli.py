@@ -12,6 +12,7 @@ import difflib
 import itertools
 import os
 import sys
+import tempfile
 import typing
 from pathlib import Path
 from typing import Iterator
@@ -23,7 +24,7 @@ MAX_COMBINATIONS = 256
 
 def _one_line(exc: BaseException) -> str:
     msg = str(exc)
-    cause = exc.__cause__ or exc.__context__
+    cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)  # `from None`: no cause
     if cause is not None and str(cause) and str(cause) not in msg:
         msg = f"{msg} {cause}"
     lines = [ln.strip() for ln in msg.splitlines() if ln.strip() and "HYDRA_FULL_ERROR" not in ln]
@@ -133,6 +134,46 @@ def check(overrides: list[str]) -> None:
     GlobalHydra.instance().clear()
 
 
+def probe_dir(path, key: str) -> None:
+    """Raise ConfigError naming ``key`` unless ``path`` is, or can be made, a writable folder.
+
+    Tries what Hydra or the stage cache will do (make a folder in the deepest
+    existing ancestor) with a temporary folder it removes again, so permissions,
+    read-only mounts, /proc and a regular file in the way are all caught, even
+    for root, for whom the permission bits say nothing.
+    """
+    from rewardds.errors import ConfigError
+
+    target = Path(path).absolute()
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(key, f"cannot create {target}: {existing} is a file, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".rewardds-probe-", dir=existing))
+    except OSError as exc:
+        raise ConfigError(key, f"cannot create {target}: {existing} is not writable ({exc.strerror})") from None
+
+
+def probe_run_dir(overrides: list[str], multirun: bool) -> None:
+    """Probe Hydra's run (or sweep) folder before Hydra creates it and fails with a traceback."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=expand(overrides)[0], return_hydra_config=True)
+            path = str(cfg.hydra.sweep.dir if multirun else cfg.hydra.run.dir)
+    except Exception:  # noqa: BLE001 - a folder named after runtime values: Hydra resolves it later
+        return
+    finally:
+        GlobalHydra.instance().clear()
+    probe_dir(path, key)
+
+
 def _is_hydra_override(override: str) -> bool:
     """``hydra.*`` / ``hydra/...`` (also with ``+``, ``++`` or ``~``) configure Hydra itself, not the run."""
     return override.lstrip("+~").startswith("hydra")
@@ -144,6 +185,7 @@ def precheck(argv: list[str]) -> None:
     overrides = [a for a in argv if not a.startswith("-")]
     try:
         check(overrides)
+        probe_run_dir(overrides, multirun=any(a in ("-m", "--multirun") for a in argv))
     except Exception as exc:  # noqa: BLE001 - any composition problem is the user's to fix
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         sys.exit(2)

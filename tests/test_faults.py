@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,158 @@ def test_bad_model_folder_is_one_error_line_naming_key_and_file(good_model, tmp_
     line = one_error_line(res)
     assert f"model.{which}.path" in line and needle in line and str(bad) in line, line
     assert (tmp_path / "run" / "error.txt").read_text().strip() == line[len("error: "):]
+
+
+# --------------------------------------------------------------------------- SIGTERM / SIGINT
+
+RESUME_HINT = "the next run with the same config resumes from the last completed stage"
+LONG_TRAINING = ["gen_proxy.epochs=1000"]  # the gen_proxy stage then runs for minutes: time to interrupt it
+LONG_SAMPLING = ["synthesis.num_queries=100000", "synthesis.max_query_rounds=100000"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    """One stage cache for the signal tests: later tests reuse the stages earlier ones completed."""
+    return tmp_path_factory.mktemp("signal-cache")
+
+
+class Run:
+    """``run.py experiment=smoke`` in the background, its stdout and stderr in files to poll."""
+
+    def __init__(self, run_dir: Path, cache: Path, extra=()):
+        self.run_dir = run_dir
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.out, self.err = run_dir.parent / f"{run_dir.name}.out", run_dir.parent / f"{run_dir.name}.err"
+        env = dict(os.environ, REWARDDS_NO_BAR="1", WANDB_MODE="offline")
+        with open(self.out, "w") as out, open(self.err, "w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "run.py", "experiment=smoke", f"hydra.run.dir={run_dir}", f"cache.dir={cache}",
+                 "trainer.num_threads=1", *extra], cwd=ROOT, env=env, stdout=out, stderr=err)
+
+    def log(self) -> str:
+        return self.out.read_text() + self.err.read_text()
+
+    def wait_for(self, *needles: str, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(n in self.log() for n in needles):
+            assert self.proc.poll() is None, f"run ended (rc {self.proc.returncode}) before {needles}:\n{self.log()[-3000:]}"
+            assert time.monotonic() < deadline, f"no {needles} after {timeout} s:\n{self.log()[-3000:]}"
+            time.sleep(0.1)
+
+    def interrupt(self, sig: int, settle: float = 2.0) -> subprocess.CompletedProcess:
+        time.sleep(settle)  # well inside the stage's loop (Lightning's fit, the sampler)
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=120)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, self.out.read_text(),
+                                           self.err.read_text())
+
+
+def stage_hits(run_dir: Path) -> dict[str, bool]:
+    recs = [json.loads(x) for x in (run_dir / "stage_log.jsonl").read_text().splitlines()]
+    return {r["stage"]: r["cache_hit"] for r in recs}
+
+
+def assert_interrupted(res, run_dir: Path, sig: int, stage: str) -> None:
+    name = signal.Signals(sig).name
+    assert res.returncode == 128 + sig, f"rc {res.returncode}\n{res.stderr[-3000:]}"
+    line = one_error_line(res)
+    assert line == f"error: interrupted by {name} during stage '{stage}'; {RESUME_HINT}", line
+    assert (run_dir / "error.txt").read_text().strip() == line[len("error: "):]
+    assert not (run_dir / "metrics.json").exists()
+
+
+def test_sigterm_during_training_exits_143_naming_the_stage(cache, tmp_path):
+    run = Run(tmp_path / "run", cache)
+    run.wait_for("[base_model] running", "base model: 128 records")  # Lightning's fit starts right after
+    assert_interrupted(run.interrupt(signal.SIGTERM), run.run_dir, signal.SIGTERM, "base_model")
+    assert list(cache.glob("base_model/*.partial")) and not list(cache.glob("base_model/*/manifest.json"))
+
+
+def test_rerun_after_interruption_completes(cache, tmp_path):
+    run = Run(tmp_path / "run", cache)
+    run.proc.wait(timeout=600)
+    assert run.proc.returncode == 0, run.log()[-3000:]
+    assert (run.run_dir / "metrics.json").exists() and not (run.run_dir / "error.txt").exists()
+
+
+def test_sigint_during_training_exits_130_naming_the_stage(cache, tmp_path):
+    run = Run(tmp_path / "run", cache, LONG_TRAINING)
+    run.wait_for("[gen_proxy] running", "gen_proxy: 32 records")
+    assert_interrupted(run.interrupt(signal.SIGINT), run.run_dir, signal.SIGINT, "gen_proxy")
+    assert stage_hits(run.run_dir) == {"base_model": True}  # resumed from the last completed stage
+
+
+def test_sigterm_again_in_the_resumed_stage(cache, tmp_path):
+    run = Run(tmp_path / "run", cache, LONG_TRAINING)
+    run.wait_for("[gen_proxy] running", "gen_proxy: 32 records")
+    assert_interrupted(run.interrupt(signal.SIGTERM), run.run_dir, signal.SIGTERM, "gen_proxy")
+
+
+def test_sigint_during_sampling_exits_130_without_traceback(cache, tmp_path):
+    run = Run(tmp_path / "run", cache, LONG_SAMPLING)
+    run.wait_for("[queries] running")
+    assert_interrupted(run.interrupt(signal.SIGINT), run.run_dir, signal.SIGINT, "queries")
+    assert stage_hits(run.run_dir) == {"base_model": True, "gen_proxy": True, "reward_proxy": True}
+
+
+# --------------------------------------------------------------------------- unwritable folders
+
+
+@pytest.fixture
+def a_file(tmp_path) -> Path:
+    f = tmp_path / "a_file"
+    f.write_text("not a folder\n")
+    return f
+
+
+def unwritable_dirs(a_file: Path) -> dict[str, Path]:
+    """Folders that cannot be made, even by root (who ignores permission bits)."""
+    return {"under_a_file": a_file / "sub", "proc": Path("/proc/rewardds-test/sub"), "sys": Path("/sys/rewardds-test")}
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "proc", "sys"])
+def test_unwritable_cache_dir_is_one_error_line(cache, tmp_path, a_file, where):
+    bad = unwritable_dirs(a_file)[where]
+    res = run_cli("experiment=smoke", f"hydra.run.dir={tmp_path}/run", f"cache.dir={bad}")
+    assert res.returncode == 2, res.stderr[-3000:]
+    line = one_error_line(res)
+    assert "config key 'cache.dir'" in line and str(bad) in line, line
+    assert (tmp_path / "run" / "error.txt").read_text().strip() == line[len("error: "):]
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "proc"])
+def test_unwritable_run_dir_is_one_error_line(cache, tmp_path, a_file, where):
+    bad = unwritable_dirs(a_file)[where]
+    res = run_cli("experiment=smoke", f"hydra.run.dir={bad}", f"cache.dir={cache}")
+    assert res.returncode == 2, res.stderr[-3000:]
+    line = one_error_line(res)
+    assert "config key 'hydra.run.dir'" in line and str(bad) in line, line
+
+
+def test_unwritable_sweep_dir_is_one_error_line(cache, a_file):
+    bad = a_file / "sweep"
+    res = run_cli("-m", "experiment=smoke", "dp.epsilon=4,8", f"hydra.sweep.dir={bad}", f"cache.dir={cache}")
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert "config key 'hydra.sweep.dir'" in one_error_line(res)
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def test_sweep_records_a_failed_job_and_goes_on(cache, tmp_path):
+    """A job's bad input fails that job only (error.txt in its folder); the next job still runs."""
+    sweep = tmp_path / "sweep"
+    res = run_cli("-m", "experiment=smoke", "task.data.dir=/no/such/dir,null", "stop_after=base_model",
+                  f"hydra.sweep.dir={sweep}", f"cache.dir={cache}")
+    assert "/no/such/dir" in (sweep / "0" / "error.txt").read_text()
+    assert not (sweep / "1" / "error.txt").exists(), res.stderr[-3000:]
+    assert set(stage_hits(sweep / "1")) == {"base_model"}
+
+
+def test_error_line_leaves_out_a_suppressed_cause(a_file):
+    res = run_cli("experiment=smoke", "hydra.run.dir=/proc/rewardds-test", f"cache.dir={a_file.parent}/cache")
+    assert "Errno" not in one_error_line(res)
