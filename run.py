@@ -49,6 +49,28 @@ def interruption_line(exc: Interrupted, cfg: DictConfig) -> str:
     return f"{exc} {where}; {then}"
 
 
+def _from_lightning_sigterm(exc: SystemExit) -> Interrupted | None:
+    """Lightning's SIGTERMException (a bare SystemExit: status 0) as Interrupted, else None.
+
+    Seen where run.py's handlers are not installed, e.g. in a submitit job, which
+    calls main() itself and only logs SIGTERM; Lightning then stops the fit
+    "successfully" and SLURM would record a preempted job as done.
+    """
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    if not isinstance(exc, SIGTERMException):
+        return None
+    interrupted = Interrupted(signal.SIGTERM)
+    interrupted.rewardds_stage = getattr(exc, "rewardds_stage", None)
+    return interrupted
+
+
+def _record_interruption(exc: Interrupted, cfg: DictConfig) -> None:
+    exc.rewardds_line = interruption_line(exc, cfg)
+    _record_failure(cfg, exc.rewardds_line)
+    log.error("error: %s", exc.rewardds_line)
+
+
 def _record_failure(cfg: DictConfig, line: str) -> None:
     """error.txt in the run folder: the one line the sweep report shows for this job."""
     from rewardds.io import write_text
@@ -66,10 +88,14 @@ def main(cfg: DictConfig) -> float | None:
             probe_dir(cfg.cache.dir, "cache.dir")
         metrics = run(cfg)
     except Interrupted as exc:
-        exc.rewardds_line = interruption_line(exc, cfg)
-        _record_failure(cfg, exc.rewardds_line)
-        log.error("error: %s", exc.rewardds_line)
+        _record_interruption(exc, cfg)
         raise  # ends a sweep too: the __main__ block prints the line and exits 128 + signal
+    except SystemExit as exc:
+        interrupted = _from_lightning_sigterm(exc)
+        if interrupted is None:
+            raise
+        _record_interruption(interrupted, cfg)
+        raise interrupted from None
     except Exception as exc:
         # One line for the sweep report; the traceback goes to the job's log (Hydra keeps none).
         line = f"{type(exc).__name__}: {exc}".splitlines()[0] if not isinstance(exc, RewarddsError) else str(exc)

@@ -104,8 +104,12 @@ LONG_SAMPLING = ["synthesis.num_queries=100000", "synthesis.max_query_rounds=100
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory) -> Path:
-    """One stage cache for the signal tests: later tests reuse the stages earlier ones completed."""
-    return tmp_path_factory.mktemp("signal-cache")
+    """A stage cache holding the smoke run's client stages (base model, both proxies)."""
+    cache = tmp_path_factory.mktemp("signal-cache")
+    res = run_cli("experiment=smoke", "stop_after=reward_proxy", f"hydra.run.dir={cache.parent / 'warm-run'}",
+                  f"cache.dir={cache}", "trainer.num_threads=1", timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return cache
 
 
 class Run:
@@ -157,18 +161,17 @@ def assert_interrupted(res, run_dir: Path, sig: int, stage: str) -> None:
     assert not (run_dir / "metrics.json").exists()
 
 
-def test_sigterm_during_training_exits_143_naming_the_stage(cache, tmp_path):
+def test_sigterm_during_training_exits_143_and_the_rerun_completes(tmp_path):
+    cache = tmp_path / "cache"
     run = Run(tmp_path / "run", cache)
     run.wait_for("[base_model] running", "base model: 128 records")  # Lightning's fit starts right after
     assert_interrupted(run.interrupt(signal.SIGTERM), run.run_dir, signal.SIGTERM, "base_model")
     assert list(cache.glob("base_model/*.partial")) and not list(cache.glob("base_model/*/manifest.json"))
 
-
-def test_rerun_after_interruption_completes(cache, tmp_path):
-    run = Run(tmp_path / "run", cache)
-    run.proc.wait(timeout=600)
-    assert run.proc.returncode == 0, run.log()[-3000:]
-    assert (run.run_dir / "metrics.json").exists() and not (run.run_dir / "error.txt").exists()
+    rerun = Run(tmp_path / "rerun", cache)  # the same config again
+    rerun.proc.wait(timeout=600)
+    assert rerun.proc.returncode == 0, rerun.log()[-3000:]
+    assert (rerun.run_dir / "metrics.json").exists() and not (rerun.run_dir / "error.txt").exists()
 
 
 def test_sigint_during_training_exits_130_naming_the_stage(cache, tmp_path):
@@ -178,7 +181,7 @@ def test_sigint_during_training_exits_130_naming_the_stage(cache, tmp_path):
     assert stage_hits(run.run_dir) == {"base_model": True}  # resumed from the last completed stage
 
 
-def test_sigterm_again_in_the_resumed_stage(cache, tmp_path):
+def test_sigterm_during_dp_training_exits_143_naming_the_stage(cache, tmp_path):
     run = Run(tmp_path / "run", cache, LONG_TRAINING)
     run.wait_for("[gen_proxy] running", "gen_proxy: 32 records")
     assert_interrupted(run.interrupt(signal.SIGTERM), run.run_dir, signal.SIGTERM, "gen_proxy")
@@ -207,7 +210,7 @@ def unwritable_dirs(a_file: Path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("where", ["under_a_file", "proc", "sys"])
-def test_unwritable_cache_dir_is_one_error_line(cache, tmp_path, a_file, where):
+def test_unwritable_cache_dir_is_one_error_line(tmp_path, a_file, where):
     bad = unwritable_dirs(a_file)[where]
     res = run_cli("experiment=smoke", f"hydra.run.dir={tmp_path}/run", f"cache.dir={bad}")
     assert res.returncode == 2, res.stderr[-3000:]
@@ -217,17 +220,17 @@ def test_unwritable_cache_dir_is_one_error_line(cache, tmp_path, a_file, where):
 
 
 @pytest.mark.parametrize("where", ["under_a_file", "proc"])
-def test_unwritable_run_dir_is_one_error_line(cache, tmp_path, a_file, where):
+def test_unwritable_run_dir_is_one_error_line(tmp_path, a_file, where):
     bad = unwritable_dirs(a_file)[where]
-    res = run_cli("experiment=smoke", f"hydra.run.dir={bad}", f"cache.dir={cache}")
+    res = run_cli("experiment=smoke", f"hydra.run.dir={bad}", f"cache.dir={tmp_path}/cache")
     assert res.returncode == 2, res.stderr[-3000:]
     line = one_error_line(res)
     assert "config key 'hydra.run.dir'" in line and str(bad) in line, line
 
 
-def test_unwritable_sweep_dir_is_one_error_line(cache, a_file):
+def test_unwritable_sweep_dir_is_one_error_line(tmp_path, a_file):
     bad = a_file / "sweep"
-    res = run_cli("-m", "experiment=smoke", "dp.epsilon=4,8", f"hydra.sweep.dir={bad}", f"cache.dir={cache}")
+    res = run_cli("-m", "experiment=smoke", "dp.epsilon=4,8", f"hydra.sweep.dir={bad}", f"cache.dir={tmp_path}/cache")
     assert res.returncode == 2, res.stderr[-3000:]
     assert "config key 'hydra.sweep.dir'" in one_error_line(res)
 
@@ -242,9 +245,55 @@ def test_sweep_records_a_failed_job_and_goes_on(cache, tmp_path):
                   f"hydra.sweep.dir={sweep}", f"cache.dir={cache}")
     assert "/no/such/dir" in (sweep / "0" / "error.txt").read_text()
     assert not (sweep / "1" / "error.txt").exists(), res.stderr[-3000:]
-    assert set(stage_hits(sweep / "1")) == {"base_model"}
+    assert stage_hits(sweep / "1") == {"base_model": True}
 
 
 def test_error_line_leaves_out_a_suppressed_cause(a_file):
     res = run_cli("experiment=smoke", "hydra.run.dir=/proc/rewardds-test", f"cache.dir={a_file.parent}/cache")
     assert "Errno" not in one_error_line(res)
+
+
+def test_sigterm_without_our_handlers_is_still_a_failure(cache, tmp_path):
+    """Where run.py's handlers are not installed (a submitit job calls main() directly) Lightning's
+    SIGTERMException, a bare SystemExit, must not pass for success."""
+    run_dir = tmp_path / "run"
+    argv = ["run.py", "experiment=smoke", f"hydra.run.dir={run_dir}", f"cache.dir={cache}", "trainer.num_threads=1",
+            *LONG_TRAINING]
+    err = tmp_path / "err"
+    env = dict(os.environ, REWARDDS_NO_BAR="1", HYDRA_MAIN_MODULE="__main__")  # conf/ next to run.py, as usual
+    with open(err, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-c", f"import sys, run; sys.argv = {argv!r}; run.main()"],
+                                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300
+        while "gen_proxy: 32 records" not in err.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, err.read_text()[-3000:]
+            time.sleep(0.1)
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert (run_dir / "error.txt").read_text().strip() == (
+        f"interrupted by SIGTERM during stage 'gen_proxy'; {RESUME_HINT}")
+
+
+@pytest.mark.parametrize("stage,cache_enabled,expected", [
+    ("gen_proxy", True, f"interrupted by SIGTERM during stage 'gen_proxy'; {RESUME_HINT}"),
+    (None, True, f"interrupted by SIGTERM between stages; {RESUME_HINT}"),
+    ("queries", False, "interrupted by SIGTERM during stage 'queries'; "
+                       "the stage cache is off (cache.enabled=false), so a new run starts over"),
+])
+def test_interruption_line(stage, cache_enabled, expected):
+    from omegaconf import OmegaConf
+
+    import run
+    from rewardds.errors import Interrupted
+
+    exc = Interrupted(signal.SIGTERM)
+    if stage:
+        exc.rewardds_stage = stage
+    assert run.interruption_line(exc, OmegaConf.create({"cache": {"enabled": cache_enabled}})) == expected
+    assert exc.exit_status == 143 and Interrupted(signal.SIGINT).exit_status == 130
