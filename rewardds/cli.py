@@ -2,8 +2,10 @@
 
 Hydra reports a bad override over several lines with a hint about
 HYDRA_FULL_ERROR; for a sweep on SLURM it may only fail inside the jobs. Here
-every combination of the sweep is composed and validated up front, and the
-first problem is printed as ``error: ...`` with exit status 2.
+every combination of the sweep is composed and validated up front (including
+keys outside the schema that ``+key=`` / ``++key=`` would add silently), the
+run or sweep folder is probed for writing, and the first problem is printed as
+``error: ...`` with exit status 2.
 """
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ import tempfile
 import typing
 from pathlib import Path
 from typing import Iterator
+
+from rewardds.config import RunConfig
+from rewardds.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 SKIP_FLAGS = {"--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--shell-completion", "-sc", "--version"}
@@ -60,8 +65,6 @@ def _field_types(schema) -> dict[str, object]:
 
 def schema_keys(schema=None, prefix: str = "") -> Iterator[str]:
     """Every dotted key the schema defines (for did-you-mean suggestions)."""
-    from rewardds.config import RunConfig
-
     for name, sub in _field_types(schema or RunConfig).items():
         yield prefix + name
         if sub is not None:
@@ -74,8 +77,6 @@ def unknown_keys(tree: dict, schema=None, prefix: str = "") -> Iterator[str]:
     Hydra's ``+key=`` / ``++key=`` open the struct flag, so a typo'd key is added
     beside the real one and the run silently uses the default; this walk finds it.
     """
-    from rewardds.config import RunConfig
-
     fields = _field_types(schema or RunConfig)
     for name, value in tree.items():
         if name not in fields:
@@ -87,8 +88,6 @@ def unknown_keys(tree: dict, schema=None, prefix: str = "") -> Iterator[str]:
 def refuse_unknown_keys(cfg) -> None:
     """Raise ConfigError naming the first key outside the schema, with the closest real key."""
     from omegaconf import OmegaConf
-
-    from rewardds.errors import ConfigError
 
     for key in unknown_keys(OmegaConf.to_container(cfg, resolve=False)):
         close = difflib.get_close_matches(key, list(schema_keys()), n=1)
@@ -107,13 +106,16 @@ def _default_groups() -> set[str]:
 def refuse_plus_on_default_groups(overrides: list[str]) -> None:
     """``+experiment=smoke`` (the usual Hydra idiom) clashes with ``experiment: null`` in
     the defaults list; Hydra's own message then gives advice for YAML files only."""
-    from rewardds.errors import ConfigError
-
     groups = _default_groups()
     for o in overrides:
         key, _, value = o.partition("=")
         if key.startswith("+") and not key.startswith("++") and key[1:] in groups:
             raise ConfigError(key[1:], f"is already in the defaults list: write {key[1:]}={value}, without the '+'")
+
+
+def _is_hydra_override(override: str) -> bool:
+    """``hydra.*`` / ``hydra/...`` (also with ``+``, ``++`` or ``~``) configure Hydra itself, not the run."""
+    return override.lstrip("+~").startswith("hydra")
 
 
 def check(overrides: list[str]) -> None:
@@ -142,8 +144,6 @@ def probe_dir(path, key: str) -> None:
     read-only mounts, /proc and a regular file in the way are all caught, even
     for root, for whom the permission bits say nothing.
     """
-    from rewardds.errors import ConfigError
-
     target = Path(path).absolute()
     existing = target
     while not existing.exists() and existing != existing.parent:
@@ -172,11 +172,6 @@ def probe_run_dir(overrides: list[str], multirun: bool) -> None:
     finally:
         GlobalHydra.instance().clear()
     probe_dir(path, key)
-
-
-def _is_hydra_override(override: str) -> bool:
-    """``hydra.*`` / ``hydra/...`` (also with ``+``, ``++`` or ``~``) configure Hydra itself, not the run."""
-    return override.lstrip("+~").startswith("hydra")
 
 
 def precheck(argv: list[str]) -> None:
