@@ -80,10 +80,11 @@ def _record_failure(cfg: DictConfig, line: str) -> None:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    from rewardds.cli import probe_dir
+    from rewardds.cli import probe_dir, refuse_unknown_keys
     from rewardds.pipeline import run
 
     try:
+        refuse_unknown_keys(cfg)  # again: SLURM jobs and REWARDDS_NO_PRECHECK=1 skip the precheck
         if cfg.cache.enabled:
             probe_dir(cfg.cache.dir, "cache.dir")
         metrics = run(cfg)

@@ -203,3 +203,13 @@ def test_plus_on_a_default_group_says_to_drop_the_plus():
     with pytest.raises(Exception) as info:
         check(["+experiment=smoke"])
     assert "experiment=smoke" in str(info.value) and "without the '+'" in str(info.value)
+
+
+def test_run_refuses_added_unknown_key_without_the_precheck(tmp_path, monkeypatch):
+    """A SLURM job (or REWARDDS_NO_PRECHECK=1) composes without the precheck: main() checks too."""
+    monkeypatch.setenv("REWARDDS_NO_PRECHECK", "1")
+    res = run_cli("+dp.epsilonn=4", "experiment=smoke", f"hydra.run.dir={tmp_path}/run", f"cache.dir={tmp_path}/cache")
+    assert res.returncode == 2, res.stderr[-2000:]
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "dp.epsilonn" in errors[0], res.stderr[-2000:]
+    assert not (tmp_path / "cache").exists()
