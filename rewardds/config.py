@@ -8,6 +8,7 @@ cannot express live in ``validate``.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -257,42 +258,84 @@ _CHOICES = {
 }
 
 
+# Interval of each numeric key (None values pass: they mean "default"/"off").
+# Every value must also be finite: inf or nan never means anything here.
+_POSITIVE = "(0, inf)"
+_NON_NEGATIVE = "[0, inf)"
+_RANGES = {
+    **dict.fromkeys((
+        "dp.epsilon", "dp.max_grad_norm", "gen_proxy.batch_size", "reward_proxy.batch_size",
+        "gen_proxy.physical_batch_size", "reward_proxy.physical_batch_size", "synthesis.num_queries",
+        "synthesis.answer_n", "synthesis.query_n", "synthesis.query_max_new_tokens", "synthesis.answer_max_new_tokens",
+        "synthesis.max_query_rounds", "refine.n", "refine.rounds", "refine.critique_max_new_tokens",
+        "refine.rewrite_max_new_tokens", "model.proxy.lr", "model.target.lr", "model.proxy.max_length",
+        "model.target.max_length", "model.tiny.vocab_size", "model.tiny.hidden_size", "model.tiny.num_layers",
+        "model.tiny.num_heads", "model.tiny.intermediate_size", "model.tiny.max_position",
+        "model.tiny.pretrain_batch_size", "model.tiny.pretrain_lr", "model.lora.r", "model.lora.alpha",
+        "target.batch_size", "eval.max_new_tokens", "eval.code_samples", "eval.code_timeout", "eval.pass_k",
+        "sampler.batch_size", "sampler.tensor_parallel_size", "sampler.max_model_len", "sampler.max_lora_rank",
+        "trainer.num_threads", "trainer.log_every_n_steps",
+    ), _POSITIVE),
+    **dict.fromkeys((
+        "gen_proxy.epochs", "reward_proxy.epochs", "target.epochs_first", "target.epochs_later",
+        "dp.noise_multiplier", "task.data.max_train", "task.data.max_test", "task.data.max_public", "eval.max_test",
+        "refine.ratio", "synthesis.query_temperature", "synthesis.answer_temperature", "refine.temperature",
+        "privacy.public_examples", "model.tiny.pretrain_steps", "sampler.swap_space", "logger.log_samples",
+    ), _NON_NEGATIVE),
+    **dict.fromkeys(("filter.keep_ratio", "synthesis.query_top_p", "synthesis.answer_top_p", "refine.top_p",
+                     "sampler.gpu_memory_utilization"), "(0, 1]"),
+    **dict.fromkeys(("task.rank_alpha", "filter.alpha"), "[0, 1]"),  # filter.alpha defaults to task.rank_alpha
+    "model.lora.dropout": "[0, 1)",
+    **dict.fromkeys(("dp.delta", "dp.epsilon_tolerance"), "(0, 1)"),
+}
+
+
 def _get(cfg: Any, key: str) -> Any:
     return OmegaConf.select(cfg, key)
 
 
+def _in_interval(v: float, interval: str) -> bool:
+    """``v`` lies in ``interval`` (written like "(0, 1]") and is a finite number."""
+    low, high = (float(b) for b in interval[1:-1].split(","))
+    above = v >= low if interval[0] == "[" else v > low
+    below = v <= high if interval[-1] == "]" else v < high
+    return math.isfinite(v) and above and below
+
+
+def _describe(interval: str) -> str:
+    return {_POSITIVE: "> 0", _NON_NEGATIVE: ">= 0"}.get(interval, f"in {interval}")
+
+
 def validate(cfg: DictConfig) -> None:
-    """Refuse values that type-checking lets through; each error names its key."""
+    """Refuse values that type-checking lets through; each error names its key.
+
+    Runs before any data is read, so a value that would only fail after the
+    DP stages (or silently spoil the results) ends the run at once.
+    """
     for key, allowed in _CHOICES.items():
         value = _get(cfg, key)
         if value not in allowed:
             raise ConfigError(key, f"got {value!r}, expected one of {', '.join(allowed)}")
-
-    def positive(key, strict=True):
-        v = _get(cfg, key)
-        if v is None:
-            return
-        if (strict and not v > 0) or (not strict and v < 0):
-            raise ConfigError(key, f"must be {'> 0' if strict else '>= 0'}, got {v}")
-
-    for key in ("dp.epsilon", "dp.max_grad_norm", "gen_proxy.batch_size", "reward_proxy.batch_size",
-                "gen_proxy.physical_batch_size", "reward_proxy.physical_batch_size", "synthesis.num_queries",
-                "synthesis.answer_n", "synthesis.query_n", "refine.n", "model.proxy.lr", "model.target.lr",
-                "target.batch_size", "eval.max_new_tokens", "refine.rounds", "filter.keep_ratio"):
-        positive(key)
-    for key in ("gen_proxy.epochs", "reward_proxy.epochs", "dp.noise_multiplier", "task.data.max_train",
-                "task.data.max_test", "eval.max_test", "refine.ratio"):
-        positive(key, strict=False)
-    delta = _get(cfg, "dp.delta")
-    if delta is not None and not 0 < delta < 1:
-        raise ConfigError("dp.delta", f"must be in (0, 1), got {delta}")
-    if not 0 < cfg.filter.keep_ratio <= 1:
-        raise ConfigError("filter.keep_ratio", f"must be in (0, 1], got {cfg.filter.keep_ratio}")
-    if not 0 <= cfg.filter.alpha <= 1:
-        raise ConfigError("filter.alpha", f"must be in [0, 1], got {cfg.filter.alpha}")
-    split = dict(cfg.dp.split or {})
-    if any(v <= 0 for v in split.values()):
-        raise ConfigError("dp.split", "every share must be > 0")
+    for key, interval in _RANGES.items():
+        value = _get(cfg, key)
+        for v in (value if OmegaConf.is_list(value) else [value]):
+            if v is not None and not _in_interval(v, interval):
+                what = _describe(interval) if math.isfinite(v) else f"a finite number {_describe(interval)}"
+                raise ConfigError(key, f"must be {what}, got {v}")
+    devices = cfg.trainer.devices
+    if not (devices >= 1 or devices == -1):
+        raise ConfigError("trainer.devices", f"must be >= 1, or -1 for every device, got {devices}")
+    tiny = cfg.model.tiny
+    if tiny.hidden_size % tiny.num_heads:
+        raise ConfigError("model.tiny.hidden_size",
+                          f"must be a multiple of model.tiny.num_heads ({tiny.num_heads}), got {tiny.hidden_size}")
+    top_k = max(cfg.eval.pass_k, default=1)
+    if cfg.task.name == "code" and top_k > cfg.eval.code_samples:  # pass@k is computed for code only
+        raise ConfigError("eval.pass_k", f"pass@{top_k} needs eval.code_samples >= {top_k}, "
+                          f"got {cfg.eval.code_samples}")
+    split = dict(cfg.dp.split or {})  # its keys are checked against the method's DP components (pipeline)
+    if not all(_in_interval(v, _POSITIVE) for v in split.values()):
+        raise ConfigError("dp.split", "every share must be > 0 and finite")
     if cfg.privacy.mode == "strict" and cfg.privacy.nondp_proxy_pairs:
         raise ConfigError(
             "privacy.nondp_proxy_pairs",

@@ -30,3 +30,23 @@ class DataError(RewarddsError):
 
 class PrivacyError(RewarddsError):
     """The requested work would break the privacy guarantee or the budget."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT arrived; run.py's signal handlers raise it.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` in the
+    pipeline or a library swallows it; but neither KeyboardInterrupt nor SystemExit,
+    which Lightning's fit turns into a silent exit status 1 (Ctrl-C) or 0 (SIGTERM).
+    """
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = int(signum)
+        super().__init__(f"interrupted by {signal.Signals(self.signum).name}")
+
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal number, what a shell reports for a job ended by that signal."""
+        return 128 + self.signum

@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from rewardds.cli import check, expand
 from rewardds.config import register, validate
+from rewardds.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -103,3 +104,112 @@ def test_cli_reports_malformed_json_line(tmp_path):
     assert res.returncode != 0
     errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "train.json:3" in errors[0], res.stderr[-2000:]
+
+
+@pytest.mark.parametrize("override,key,hint", [
+    ("+dp.epsilonn=4", "dp.epsilonn", "dp.epsilon"),  # what Hydra itself suggests after the typo dp.epsilonn=4
+    ("++dp.epsilonn=4", "dp.epsilonn", "dp.epsilon"),
+    ("++task.data.max_trian=3", "task.data.max_trian", "task.data.max_train"),
+    ("+nonsense_key=1", "nonsense_key", None),
+])
+def test_added_keys_outside_the_schema_are_refused(override, key, hint):
+    with pytest.raises(Exception) as info:
+        check([override])
+    msg = str(info.value)
+    assert f"'{key}'" in msg and "\n" not in msg
+    if hint:
+        assert f"did you mean {hint}" in msg
+
+
+@pytest.mark.parametrize("overrides", [
+    ["hydra.job.name=x", "+hydra.job.env_set.FOO=1", "++hydra.verbose=true"],  # hydra.* is Hydra's own
+    ["experiment=smoke"],
+    ["dp.split.gen_proxy=0.3", "dp.split.reward_proxy=0.7"],  # keys of a free-form map
+])
+def test_legit_overrides_still_pass(overrides):
+    check(overrides)
+
+
+def test_cli_refuses_added_unknown_key_in_one_line(tmp_path):
+    res = run_cli("+dp.epsilonn=4", f"hydra.run.dir={tmp_path}/run", f"cache.dir={tmp_path}/cache")
+    assert res.returncode == 2
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "dp.epsilonn" in errors[0] and "dp.epsilon?" in errors[0], res.stderr[-2000:]
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("override,key", [
+    ("sampler.batch_size=0", "sampler.batch_size"),
+    ("synthesis.query_max_new_tokens=0", "synthesis.query_max_new_tokens"),
+    ("synthesis.answer_max_new_tokens=-1", "synthesis.answer_max_new_tokens"),
+    ("refine.critique_max_new_tokens=0", "refine.critique_max_new_tokens"),
+    ("refine.rewrite_max_new_tokens=0", "refine.rewrite_max_new_tokens"),
+    ("trainer.num_threads=0", "trainer.num_threads"),
+    ("trainer.num_threads=-2", "trainer.num_threads"),
+    ("eval.code_timeout=0", "eval.code_timeout"),
+    ("eval.code_timeout=inf", "eval.code_timeout"),
+    ("model.proxy.max_length=0", "model.proxy.max_length"),
+    ("model.target.max_length=0", "model.target.max_length"),
+    ("dp.epsilon=inf", "dp.epsilon"),
+    ("dp.epsilon=nan", "dp.epsilon"),
+    ("dp.max_grad_norm=inf", "dp.max_grad_norm"),
+    ("dp.noise_multiplier=nan", "dp.noise_multiplier"),
+    ("dp.epsilon_tolerance=0", "dp.epsilon_tolerance"),
+    ("synthesis.max_query_rounds=0", "synthesis.max_query_rounds"),
+    ("synthesis.query_temperature=-1", "synthesis.query_temperature"),
+    ("synthesis.answer_top_p=0", "synthesis.answer_top_p"),
+    ("refine.top_p=1.5", "refine.top_p"),
+    ("refine.temperature=nan", "refine.temperature"),
+    ("target.epochs_first=-1", "target.epochs_first"),
+    ("eval.code_samples=0", "eval.code_samples"),
+    ("eval.pass_k=[0]", "eval.pass_k"),
+    ("task.data.max_public=-1", "task.data.max_public"),
+    ("task.rank_alpha=2", "task.rank_alpha"),
+    ("privacy.public_examples=-1", "privacy.public_examples"),
+    ("model.lora.r=0", "model.lora.r"),
+    ("model.lora.dropout=1", "model.lora.dropout"),
+    ("model.tiny.num_heads=0", "model.tiny.num_heads"),
+    ("model.tiny.hidden_size=30", "model.tiny.hidden_size"),  # not a multiple of num_heads=4
+    ("model.tiny.pretrain_steps=-1", "model.tiny.pretrain_steps"),
+    ("sampler.gpu_memory_utilization=0", "sampler.gpu_memory_utilization"),
+    ("sampler.tensor_parallel_size=0", "sampler.tensor_parallel_size"),
+    ("sampler.max_model_len=0", "sampler.max_model_len"),
+    ("trainer.log_every_n_steps=0", "trainer.log_every_n_steps"),
+    ("trainer.devices=0", "trainer.devices"),
+    ("logger.log_samples=-1", "logger.log_samples"),
+])
+def test_out_of_range_values_are_refused_naming_the_key(override, key):
+    with pytest.raises(ConfigError) as info:
+        validate(composed([override]))
+    assert info.value.key == key
+
+
+def test_pass_k_beyond_code_samples_is_refused_before_training():
+    with pytest.raises(ConfigError) as info:
+        validate(composed(["task=code", "eval.pass_k=[1,5]", "eval.code_samples=2"]))
+    assert info.value.key == "eval.pass_k"
+    validate(composed(["task=code", "eval.pass_k=[1,5]", "eval.code_samples=5"]))
+    validate(composed(["task=medical", "eval.pass_k=[1,5]"]))  # pass@k is only computed for code
+
+
+@pytest.mark.parametrize("override", ["trainer.devices=-1", "trainer.num_threads=null", "dp.noise_multiplier=0.5",
+                                      "synthesis.query_temperature=0", "target.epochs_later=0", "sampler.swap_space=0"])
+def test_boundary_values_that_mean_something_are_accepted(override):
+    validate(composed([override]))
+
+
+def test_plus_on_a_default_group_says_to_drop_the_plus():
+    """experiment is in the defaults list (as null): Hydra refuses +experiment=smoke with advice for YAML files."""
+    with pytest.raises(Exception) as info:
+        check(["+experiment=smoke"])
+    assert "experiment=smoke" in str(info.value) and "without the '+'" in str(info.value)
+
+
+def test_run_refuses_added_unknown_key_without_the_precheck(tmp_path, monkeypatch):
+    """A SLURM job (or REWARDDS_NO_PRECHECK=1) composes without the precheck: main() checks too."""
+    monkeypatch.setenv("REWARDDS_NO_PRECHECK", "1")
+    res = run_cli("+dp.epsilonn=4", "experiment=smoke", f"hydra.run.dir={tmp_path}/run", f"cache.dir={tmp_path}/cache")
+    assert res.returncode == 2, res.stderr[-2000:]
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "dp.epsilonn" in errors[0], res.stderr[-2000:]
+    assert not (tmp_path / "cache").exists()

@@ -17,11 +17,71 @@ def torch_dtype(name: str):
         raise ConfigError("model.*.dtype", f"unknown dtype {name!r} (expected {', '.join(DTYPES)})") from None
 
 
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def check_model_dir(path, key: str) -> Path:
+    """Refuse a model folder that would not load, before any stage runs.
+
+    A bad config.json, tokenizer or weights file would otherwise fail deep inside
+    transformers (for the target: after the DP stages) with a long traceback. Each
+    fault is one ConfigError naming ``key`` and the file.
+    """
     p = Path(path)
-    if not (p / "config.json").exists():
+    if not (p / "config.json").is_file():
         raise ConfigError(key, f"no model at {p} (expected an HF folder with config.json; nothing is downloaded)")
+    _check_config(p, key)
+    _check_weights(p, key)
+    _check_tokenizer(p, key)
     return p
+
+
+def _check_config(p: Path, key: str) -> None:
+    import json
+
+    from transformers import AutoConfig
+
+    f = p / "config.json"
+    try:
+        json.loads(f.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(key, f"{f} is not valid JSON ({_first_line(exc)})") from None
+    try:
+        AutoConfig.from_pretrained(str(p))
+    except Exception as exc:  # noqa: BLE001 - any failure is a bad file to report in one line
+        raise ConfigError(key, f"{f} does not load ({_first_line(exc)})") from None
+
+
+def _check_weights(p: Path, key: str) -> None:
+    """Some weights file exists; every safetensors header is readable (truncated downloads)."""
+    from safetensors import safe_open
+
+    if not any((p / name).is_file() for name in WEIGHT_FILES) and not any(p.glob("*.safetensors")):
+        raise ConfigError(key, f"no weights in {p} (expected {', '.join(WEIGHT_FILES)})")
+    for f in sorted(p.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), framework="pt") as fh:
+                fh.keys()
+        except Exception as exc:  # noqa: BLE001
+            raise ConfigError(key, f"{f} is not a readable safetensors file ({_first_line(exc)})") from None
+
+
+def _check_tokenizer(p: Path, key: str) -> None:
+    present = [name for name in TOKENIZER_FILES if (p / name).is_file()]
+    if not present:
+        raise ConfigError(key, f"no tokenizer in {p} (expected one of {', '.join(TOKENIZER_FILES)})")
+    try:
+        load_tokenizer(p)
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(key, f"tokenizer {p / present[0]} does not load ({_first_line(exc)})") from None
 
 
 def load_tokenizer(path):
