@@ -110,7 +110,12 @@ def main(cfg: DictConfig) -> float | None:
             log.exception("run failed")
         raise  # in a sweep the launcher records the failed job and the sweep goes on
     target = metrics.get("eval", {}).get("target", {})
-    return target.get("rougeL", target.get("pass@1"))  # objective for sweepers (Optuna)
+    return objective(cfg.task.name, target)
+
+
+def objective(task: str, target: dict) -> float | None:
+    """What sweepers (Optuna) maximise: pass@1 for code, ROUGE-L for the QA tasks."""
+    return target.get("pass@1") if task == "code" else target.get("rougeL")
 
 
 def _is_multirun() -> bool:

@@ -54,19 +54,23 @@ def render_question_prompt(tokenizer, task: str, examples: list[str]) -> str:
     return _render(tokenizer, messages(task, question_request(task, examples)), True)
 
 
+QUESTION_LABEL = "Question:"
+ANSWER_LABEL = "\nAnswer:"
+
+
 def format_example(question: str, answer: str) -> str:
     """One (question, answer) example as text: what one-step generation writes and reads."""
-    return f"Question: {question.strip()}\nAnswer: {answer.strip()}"
+    return f"{QUESTION_LABEL} {question.strip()}{ANSWER_LABEL} {answer.strip()}"
 
 
 def parse_example(text: str) -> tuple[str, str] | None:
     """(question, answer) from text in :func:`format_example`'s form (the "Question:" label may be
     missing: the line before "Answer:" is the question); None without an answer."""
-    head, sep, answer = text.partition("\nAnswer:")
+    head, sep, answer = text.partition(ANSWER_LABEL)
     if not sep:
         return None
     question = head.strip()
-    question = question[len("Question:"):].strip() if question.startswith("Question:") else question
+    question = question[len(QUESTION_LABEL):].strip() if question.startswith(QUESTION_LABEL) else question
     answer = answer.strip()
     return (question, answer) if question and answer else None
 
@@ -82,8 +86,8 @@ def fit_examples(tokenizer, render, examples: list[tuple[str, str]], max_tokens:
     generator's context."""
     words = max((len(t.split()) for ex in examples for t in ex), default=0)
     shown = list(examples)
-    while shown and len(tokenizer(render(shown), add_special_tokens=False)["input_ids"]) > max_tokens and words > 4:
-        words = max(4, int(words * 0.7))
+    while shown and len(tokenizer(render(shown), add_special_tokens=False)["input_ids"]) > max_tokens and words > 1:
+        words = max(1, int(words * 0.7))
         shown = [(shorten(q, words), shorten(a, words)) for q, a in examples]
     return shown
 

@@ -344,3 +344,8 @@ def validate(cfg: DictConfig) -> None:
         )
     recipe = build_recipe(cfg)  # refuses an unknown method or a method.* key its schema does not have
     recipe.resolve_stop(cfg.stop_after)
+    components = [s.dp.component for s in recipe.dp_steps()]
+    if split and set(split) != set(components):
+        raise ConfigError("dp.split", f"needs exactly the DP components of method {recipe.method}: "
+                          f"{', '.join(components) or 'none'} (got {', '.join(sorted(split))}); "
+                          "leave it empty for equal shares")

@@ -65,7 +65,6 @@ def privacy_plan(cfg: DictConfig, num_records: int, private_data: dict | None = 
                  recipe: Recipe | None = None) -> tuple[dict, object]:
     """Calibrate every DP component of the recipe against the one release budget, build the
     ledger and check the whole plan before anything trains."""
-    from rewardds.errors import ConfigError
     from rewardds.privacy.accounting import ComponentPlan, plan_budget, poisson_steps
     from rewardds.privacy.ledger import PrivacyLedger
 
@@ -79,11 +78,7 @@ def privacy_plan(cfg: DictConfig, num_records: int, private_data: dict | None = 
     dp_steps = recipe.dp_steps()
     if not dp.enabled or not dp_steps:
         return plan, ledger
-    names = [s.dp.component for s in dp_steps]
-    split = dict(dp.split or {})
-    if split and set(split) != set(names):
-        raise ConfigError("dp.split", f"needs exactly the DP components of method {recipe.method}: {', '.join(names)} "
-                          f"(got {', '.join(sorted(split)) or 'none'}); leave it empty for equal shares")
+    split = dict(dp.split or {})  # keys checked against the recipe's components by config.validate
     comps = []
     for step in dp_steps:
         use = step.dp

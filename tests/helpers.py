@@ -35,3 +35,25 @@ class LoraCfg:
     alpha = 8
     dropout = 0.0
     target_modules = ["q_proj", "v_proj"]
+
+
+CANARY = "Zorblax Quintavelle 7731"
+
+
+def canary_data_dir(folder, records: int = 32):
+    """A RewardDS-layout data folder whose private records all carry CANARY (question and answer)."""
+    import json
+    from pathlib import Path
+
+    from rewardds.data import demo_dir
+
+    data = Path(folder) / "private_data"
+    data.mkdir(parents=True)
+    rows = [json.loads(line) for line in (demo_dir("medical") / "private.jsonl").read_text().splitlines()]
+    with open(data / "train.json", "w") as fh:
+        for r in rows[:records]:
+            r["input"] = f"{r['input']} My neighbour is {CANARY}."
+            r["output"] = f"{r['output']} Say hello to {CANARY}."
+            fh.write(json.dumps(r) + "\n")
+    (data / "test.json").write_text((demo_dir("medical") / "test.jsonl").read_text())
+    return data

@@ -66,7 +66,7 @@ def test_sweep_expansion():
     (["dp.epsilon=4,-1"], "dp.epsilon"),
     (["filter.keep_ratio=1.5"], "filter.keep_ratio"),
     (["privacy.nondp_proxy_pairs=true"], "privacy.nondp_proxy_pairs"),
-    (["dp.split.gen_proxy=0"], "dp.split"),
+    (["+dp.split.gen_proxy=0", "+dp.split.reward_proxy=1"], "dp.split"),
     (["+dp.split.audit=1"], "dp.split"),
 ])
 def test_bad_overrides_are_refused_naming_the_key(overrides, needle):
@@ -124,7 +124,8 @@ def test_added_keys_outside_the_schema_are_refused(override, key, hint):
 @pytest.mark.parametrize("overrides", [
     ["hydra.job.name=x", "+hydra.job.env_set.FOO=1", "++hydra.verbose=true"],  # hydra.* is Hydra's own
     ["experiment=smoke"],
-    ["dp.split.gen_proxy=0.3", "dp.split.reward_proxy=0.7"],  # keys of a free-form map
+    ["+dp.split={gen_proxy: 0.3, reward_proxy: 0.7}"],  # the components of method=rewardds
+    ["+dp.split.gen_proxy=0.3", "+dp.split.reward_proxy=0.7"],
 ])
 def test_legit_overrides_still_pass(overrides):
     check(overrides)

@@ -71,9 +71,14 @@ def test_few_shot_prompts_hold_exactly_k_examples_from_the_chosen_pool():
         assert prompt.count("Question: public question") == k and prompt.count("Answer: public answer") == k
         answer = chat.render_answer_prompt(tok, "medical", "my own question", pool[:k])
         assert answer.count("Question: ") == k + 1 and answer.count("Answer: ") == k
-    long = [("word " * 80, "other " * 80)] * 3
-    fitted = chat.fit_examples(tok, lambda e: chat.render_example_prompt(tok, "medical", e), long, 160)
-    assert len(fitted) == 3 and len(tok(chat.render_example_prompt(tok, "medical", fitted))["input_ids"]) <= 160
+    def size(e):
+        return len(tok(chat.render_example_prompt(tok, "medical", e))["input_ids"])
+
+    long = [("fever " * 80, "water " * 80)] * 3
+    budget = size([]) + 120
+    assert size(long) > budget
+    fitted = chat.fit_examples(tok, lambda e: chat.render_example_prompt(tok, "medical", e), long, budget)
+    assert len(fitted) == 3 and size(fitted) <= budget  # shortened, never dropped: k is part of the method
 
 
 def test_bad_method_or_key_is_refused_in_one_line_before_anything_runs(tmp_path):
@@ -186,3 +191,14 @@ def test_random_filter_keeps_as_many_questions_as_reward_guided(run_pipeline):
     assert len(pool) == keep_count(len(scored), 0.5)
     by_q = {s["question"]: s["candidates"] for s in scored}
     assert all(p["chosen"] in by_q[p["question"]] for p in pool)
+
+
+def test_sweep_objective_is_pass_at_1_for_code_and_rouge_l_for_qa():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_entry", ROOT / "run.py")
+    entry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entry)
+    target = {"rougeL": 0.3, "pass@1": 0.5}
+    assert entry.objective("code", target) == 0.5
+    assert entry.objective("medical", target) == 0.3 and entry.objective("financial", target) == 0.3

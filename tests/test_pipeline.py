@@ -67,23 +67,12 @@ def test_other_tasks_run(run_pipeline, task):
         assert 0.0 <= metrics["eval"]["target"]["pass@1"] <= 1.0
 
 
-CANARY = "Zorblax Quintavelle 7731"
-
-
 def test_no_private_text_leaves_the_client(run_pipeline, tmp_path, capfd):
     """Plant a canary in every private record; nothing a run writes may contain it,
     except the DP-trained weights (the only artefact DP protects)."""
-    from rewardds.data import demo_dir
+    from tests.helpers import CANARY, canary_data_dir
 
-    data = tmp_path / "private_data"
-    data.mkdir()
-    rows = [json.loads(line) for line in (demo_dir("medical") / "private.jsonl").read_text().splitlines()]
-    with open(data / "train.json", "w") as fh:
-        for r in rows[:32]:
-            r["input"] = f"{r['input']} My neighbour is {CANARY}."
-            r["output"] = f"{r['output']} Say hello to {CANARY}."
-            fh.write(json.dumps(r) + "\n")
-    (data / "test.json").write_text((demo_dir("medical") / "test.jsonl").read_text())
+    data = canary_data_dir(tmp_path)
     cache = tmp_path / "cache"
     _, run_dir = run_pipeline(SMOKE + [f"task.data.dir={data}", "logger=csv"], name="canary", cache_dir=cache)
     out, err = capfd.readouterr()

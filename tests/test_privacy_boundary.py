@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import stat
-from pathlib import Path
 
 import pytest
 import torch
@@ -126,23 +124,7 @@ def test_hand_set_noise_is_refused_for_the_whole_plan_before_any_dp_stage_trains
 
 # --------------------------------------------------------------------------- the release boundary
 
-CANARY = "Zorblax Quintavelle 7731"
 PRIVATE_STATS = ("records_seen", "records_with_pairs", '"pairs"', "train/loss")
-
-
-def _canary_data(tmp_path: Path) -> Path:
-    from rewardds.data import demo_dir
-
-    data = tmp_path / "private_data"
-    data.mkdir()
-    rows = [json.loads(line) for line in (demo_dir("medical") / "private.jsonl").read_text().splitlines()]
-    with open(data / "train.json", "w") as fh:
-        for r in rows[:32]:
-            r["input"] = f"{r['input']} My neighbour is {CANARY}."
-            r["output"] = f"{r['output']} Say hello to {CANARY}."
-            fh.write(json.dumps(r) + "\n")
-    (data / "test.json").write_text((demo_dir("medical") / "test.jsonl").read_text())
-    return data
 
 
 def test_release_folder_and_wandb_hold_nothing_private(run_pipeline, tmp_path, monkeypatch, capfd):
@@ -151,9 +133,10 @@ def test_release_folder_and_wandb_hold_nothing_private(run_pipeline, tmp_path, m
     from rewardds.data import load_task_data
     from rewardds.wandb_offline import find_offline_runs, read_offline_run
     from tests.conftest import compose_cfg
+    from tests.helpers import CANARY, canary_data_dir
 
     monkeypatch.setenv("WANDB_MODE", "offline")
-    data = _canary_data(tmp_path)
+    data = canary_data_dir(tmp_path)
     cache = tmp_path / "cache"
     _, run_dir = run_pipeline(SMOKE + [f"task.data.dir={data}", "logger=wandb"], name="release", cache_dir=cache)
     out, err = capfd.readouterr()

@@ -49,7 +49,8 @@ def build(cfg, method) -> Recipe:
         touches, why = examples_touch(src, f"{name}'s one-step synthesis prompts")
         steps.append(Step("examples", ONE_STEP,
                           {"task": task, "num": s.num_queries, "n": s.query_n, "temperature": method.temperature,
-                           "top_p": method.top_p, "max_new_tokens": one_step_new, "max_rounds": s.max_query_rounds,
+                           "top_p": method.top_p, "max_new_tokens": one_step_new, "answer_max_new_tokens": answer_new,
+                           "max_rounds": s.max_query_rounds,
                            "seed": cfg.seed, "sampler": sampler(cfg), "examples": src, "k": k,
                            "prompt_tokens": prompt_tokens},
                           {**gen_inputs, **examples_in}, touches=touches, why=why))

@@ -133,14 +133,28 @@ def _answers(ctx: Context, step, ins: dict, out: Path) -> dict:
 
 
 def _one_step(ctx: Context, step, ins: dict, out: Path) -> dict:
-    """params: num, n, temperature, top_p, max_new_tokens, max_rounds, seed, sampler, examples, k, prompt_tokens;
-    inputs: base, adapter (optional). One generation writes 'Question: ... Answer: ...'."""
+    """params: num, n, temperature, top_p, max_new_tokens, answer_max_new_tokens, max_rounds, seed, sampler,
+    examples, k, prompt_tokens; inputs: base, adapter (optional).
+
+    One sequence holds question and answer: the assistant turn starts with the forced label
+    "Question:", the model writes the question; where it stops without writing "Answer:" itself,
+    the same sequence is continued after a forced "Answer:" label (constrained decoding of the
+    format, so a small model that knows the content but not the layout still yields examples).
+    The answer is always conditioned on the example prompt and its own question in that sequence.
+    """
     p = step.params
     tok = load_tokenizer(ins["base"])
     shots = [(r.question, r.answer) for r in example_records(ctx, p["examples"])]
     rng = random.Random(p["seed"])
     seen = {normalise(q) for q, _ in shots}
-    rows, unparsed = [], 0
+    rows, unparsed, continued = [], 0, 0
+
+    def add(question: str, answer: str) -> None:
+        if question and answer and normalise(question) not in seen:
+            seen.add(normalise(question))
+            rows.append({"id": f"e{len(rows):05d}", "question": question, "chosen": answer, "round": 1,
+                         "generation": chat.format_example(question, answer)})  # one sequence holds both
+
     with build_sampler(p["sampler"], ins["base"], _adapter(ins)) as sampler:
         for rnd in range(p["max_rounds"]):
             prompts = []
@@ -148,28 +162,37 @@ def _one_step(ctx: Context, step, ins: dict, out: Path) -> dict:
                 ex = rng.sample(shots, k=min(p["k"], len(shots))) if p["k"] and shots else []
                 ex = chat.fit_examples(tok, lambda e: chat.render_example_prompt(tok, ctx.task, e), ex,
                                        p["prompt_tokens"])
-                prompts.append(chat.render_example_prompt(tok, ctx.task, ex))
+                prompts.append(chat.render_example_prompt(tok, ctx.task, ex) + chat.QUESTION_LABEL)
             params = SamplingParams(n=p["n"], temperature=p["temperature"], top_p=p["top_p"],
                                     max_new_tokens=p["max_new_tokens"], seed=p["seed"] + rnd)
-            for comps in sampler.generate(prompts, params, desc=f"one-step round {rnd + 1}"):
-                for c in comps:  # an answer cut at max_new_tokens is kept, as the reference does
-                    parsed = chat.parse_example(c.text)
-                    if parsed is None:
+            pending = []
+            for prompt, comps in zip(prompts, sampler.generate(prompts, params, desc=f"one-step round {rnd + 1}")):
+                for c in comps:
+                    parsed = chat.parse_example(chat.QUESTION_LABEL + c.text)
+                    if parsed is not None:  # an answer cut at max_new_tokens is kept, as the reference does
+                        add(*parsed)
+                    elif c.finished and c.text.strip():  # a whole question, no answer yet: continue the sequence
+                        pending.append((prompt + c.text.rstrip() + chat.ANSWER_LABEL, c.text.strip()))
+                    else:
                         unparsed += 1
-                    elif normalise(parsed[0]) not in seen:
-                        seen.add(normalise(parsed[0]))
-                        rows.append({"id": f"e{len(rows):05d}", "question": parsed[0], "chosen": parsed[1],
-                                     "round": 1, "generation": c.text})  # both parsed from this one generation
+            if pending:
+                cont = SamplingParams(n=1, temperature=p["temperature"], top_p=p["top_p"],
+                                      max_new_tokens=p["answer_max_new_tokens"], seed=p["seed"] + 1000 + rnd)
+                outs = sampler.generate([x for x, _ in pending], cont, desc=f"one-step answers {rnd + 1}")
+                for (_, question), comps in zip(pending, outs):
+                    continued += 1
+                    add(question, comps[0].text.strip())
             if len(rows) >= p["num"]:
                 break
         stats = _stats(sampler)
     rows = rows[: p["num"]]
     if not rows:
-        raise RewarddsError("one-step synthesis produced no parseable example; raise synthesis.answer_max_new_tokens "
-                            "or synthesis.max_query_rounds")
+        raise RewarddsError("one-step synthesis produced no example; raise synthesis.query_max_new_tokens or "
+                            "synthesis.max_query_rounds")
     write_jsonl(out / "pool.jsonl", rows)
     write_json(out / "sampling.stats.json", stats)
-    return {"examples": len(rows), "unparsed": unparsed, "tokens_per_second": stats["tokens_per_second"]}
+    return {"examples": len(rows), "unparsed": unparsed, "continued_after_answer_label": continued,
+            "tokens_per_second": stats["tokens_per_second"]}
 
 
 def _to_pool(ctx: Context, step, ins: dict, out: Path) -> dict:
