@@ -68,7 +68,11 @@ def wait_for(pred, timeout, what):
 
 
 def manifests(cache: Path) -> dict:
-    return {f"{m.parent.parent.name}": read_json(m)["digest"] for m in cache.glob("*/*/manifest.json")}
+    """Block kind -> the sorted digests of its completed entries (a kind has one entry per step using it)."""
+    out: dict = {}
+    for m in cache.glob("*/*/manifest.json"):
+        out.setdefault(m.parent.parent.name, []).append(read_json(m)["digest"])
+    return {kind: sorted(d) for kind, d in out.items()}
 
 
 @pytest.mark.slow
