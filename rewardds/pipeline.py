@@ -82,15 +82,21 @@ def privacy_plan(cfg: DictConfig, num_records: int, private_data: dict | None = 
     comps = []
     for step in dp_steps:
         use = step.dp
-        if use.batch_size > num_records:
-            log.warning("%s: batch size %d is larger than the %d private records: sample rate 1, every record in "
-                        "every step", use.component, use.batch_size, num_records)
-        q, steps = poisson_steps(num_records, use.batch_size, use.epochs)
+        if use.full_batch:  # every record in every step: a Gaussian mechanism without subsampling
+            q, steps = 1.0, int(use.epochs)
+        else:
+            if use.batch_size > num_records:
+                log.warning("%s: batch size %d is larger than the %d private records: sample rate 1, every record "
+                            "in every step", use.component, use.batch_size, num_records)
+            q, steps = poisson_steps(num_records, use.batch_size, use.epochs)
         comps.append(ComponentPlan(use.component, float(split.get(use.component, 1.0)), q, steps))
+    fixed = {s.dp.component: float(s.dp.noise_multiplier) for s in dp_steps if s.dp.noise_multiplier is not None}
     if dp.noise_multiplier is not None:
         sigmas = {c.name: float(dp.noise_multiplier) for c in comps}
-    else:
-        sigmas = plan_budget(comps, dp.epsilon, delta, dp.accountant, dp.epsilon_tolerance)
+    else:  # components with their own noise are not calibrated; check_plan below still guards the budget
+        free = [c for c in comps if c.name not in fixed]
+        sigmas = dict(plan_budget(free, dp.epsilon, delta, dp.accountant, dp.epsilon_tolerance) if free else {})
+        sigmas.update(fixed)
     for c in comps:
         plan[c.name] = {"noise_multiplier": sigmas[c.name], "sample_rate": c.sample_rate, "steps": c.steps,
                         "num_records": num_records}
@@ -144,9 +150,9 @@ def execute(ctx, step: Step) -> Path | None:
 
 def _spend(ctx, component: str, out: Path) -> None:
     rec = read_json(out / "component.json")
-    if rec.get("dp"):
-        ctx.ledger.spend(component, rec["noise_multiplier"], rec["sample_rate"], rec["steps"],
-                         extra={"max_grad_norm": rec["max_grad_norm"], "grad_sample_mode": rec["grad_sample_mode"]})
+    if rec.get("dp"):  # DP-SGD runs carry their clipping; other mechanisms their kind and sensitivity
+        extra = {k: rec[k] for k in ("max_grad_norm", "grad_sample_mode", "mechanism", "l2_sensitivity") if k in rec}
+        ctx.ledger.spend(component, rec["noise_multiplier"], rec["sample_rate"], rec["steps"], extra=extra)
     ctx.ledger.save(ctx.run_dir / "privacy.json")
 
 

@@ -16,6 +16,13 @@ per query as about 0.25 % of the expected epsilon (clamped to [1e-3, 1e-2]),
 and coarsened only when the discretisation grid would not fit in memory (which
 only happens for very large epsilons, where the result remains a valid upper
 bound).
+
+Gaussian mechanisms without subsampling (Private Evolution's noisy histograms,
+L2 sensitivity 1) are the same mechanism at sample rate 1: :func:`gaussian_mechanism`.
+Both accountants are exact there (opacus' PRV at q = 1 is the Gaussian privacy-loss
+distribution N(1/(2 sigma^2), 1/sigma^2), its RDP is alpha / (2 sigma^2)); T releases at
+noise sigma are sqrt(T)/sigma-GDP (tests/test_accounting_gaussian.py checks this
+against dp_accounting and the closed form).
 """
 from __future__ import annotations
 
@@ -68,6 +75,12 @@ class Mechanism:
             raise PrivacyError(f"mechanism '{self.name}': sample_rate must be in (0, 1], got {q!r}")
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
             raise PrivacyError(f"mechanism '{self.name}': steps must be an integer >= 0, got {steps!r}")
+
+
+def gaussian_mechanism(name: str, noise_multiplier: float, releases: int) -> Mechanism:
+    """``releases`` Gaussian mechanisms of L2 sensitivity 1 at noise ``noise_multiplier``, without
+    subsampling: every record takes part in every release (sample rate 1)."""
+    return Mechanism(name, noise_multiplier, 1.0, releases)
 
 
 def _check_delta(delta) -> float:
@@ -124,7 +137,6 @@ def _epsilon_cached(history: tuple, delta: float, accountant: str) -> float:
             eps = _rdp_epsilon(history, delta)
             log.warning("PRV accountant not usable for %s (epsilon this large); reporting the RDP bound %.4g",
                         history, eps)
-        return eps
         return eps
 
 

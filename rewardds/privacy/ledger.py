@@ -174,19 +174,31 @@ class PrivacyLedger:
                 notes.append(f"component '{name}' ran without noise (noise multiplier 0): infinite epsilon")
         if self.enabled and self._spent:
             n = sum(1 for m in self._spent.values() if m.steps > 0)
+            runs = self._runs_text()
             if self.formal_guarantee():
                 notes.append(
-                    f"epsilon composes all {n} DP-SGD runs (they train on the same private records) with the "
+                    f"epsilon composes all {n} {runs} (they use the same private records) with the "
                     f"{self.accountant} accountant at delta={self.delta:.3g}; epsilon_basic_composition (the sum "
                     "of the per-component epsilons) is a valid but looser bound, at delta_basic_composition "
                     "(the sum of the per-component deltas)")
             else:
                 notes.append(
-                    f"epsilon_dp_runs composes the {n} DP-SGD runs with the {self.accountant} accountant at "
+                    f"epsilon_dp_runs composes the {n} {runs} with the {self.accountant} accountant at "
                     f"delta={self.delta:.3g}; it is NOT a guarantee of this release (see above)")
-            notes.append("everything sampled from the DP models afterwards is post-processing and costs no budget")
+            notes.append("everything sampled from the DP models or built from the noisy releases afterwards is "
+                         "post-processing and costs no budget")
         notes.extend(f"VIOLATION: {v}" for v in self._violations)
         return notes
+
+    def _runs_text(self) -> str:
+        """What the recorded mechanisms are: DP-SGD runs, and Gaussian mechanisms without subsampling
+        (``mechanism: gaussian`` in a component record, e.g. Private Evolution's noisy histograms)."""
+        gaussian = [n for n in self._spent if self._extra.get(n, {}).get("mechanism") == "gaussian"]
+        if not gaussian:
+            return "DP-SGD runs"
+        return ("DP mechanisms (" + ", ".join(f"'{n}': Gaussian mechanism without subsampling, "
+                                              f"{self._spent[n].steps} releases" for n in gaussian)
+                + (", the others DP-SGD runs" if len(gaussian) < len(self._spent) else "") + ")")
 
     def to_dict(self) -> dict:
         budget = {

@@ -45,10 +45,32 @@ def _check(cfg, m) -> None:
             raise ConfigError("method.temperature", f"must be > 0, got {m.temperature}")
         if m.dedup_threshold is not None and not 0 < m.dedup_threshold <= 1:
             raise ConfigError("method.dedup_threshold", f"must be in (0, 1], got {m.dedup_threshold}")
+    if m.name == "pe":
+        _check_pe(m)
     for key in ("epochs", "batch_size", "physical_batch_size", "max_new_tokens"):
         v = m.get(key) if key in m else None
         if v is not None and v <= 0 and not (key == "epochs" and v == 0):
             raise ConfigError(f"method.{key}", f"must be > 0, got {v}")
+
+
+def _check_pe(m) -> None:
+    for key in ("rounds", "population", "variations", "embed_batch_size"):
+        if m[key] < 1:
+            raise ConfigError(f"method.{key}", f"must be >= 1, got {m[key]}")
+    if m.population < 2:
+        raise ConfigError("method.population", f"must be >= 2 (a histogram needs bins to choose from), got {m.population}")
+    if m.threshold < 0:
+        raise ConfigError("method.threshold", f"must be >= 0, got {m.threshold}")
+    if m.noise_multiplier is not None and not m.noise_multiplier > 0:
+        raise ConfigError("method.noise_multiplier", f"must be > 0 (or null: calibrated), got {m.noise_multiplier}")
+    if m.k < 0:
+        raise ConfigError("method.k", f"must be >= 0, got {m.k}")
+    if not 0 < m.temperature:
+        raise ConfigError("method.temperature", f"must be > 0, got {m.temperature}")
+    if not 0 < m.top_p <= 1:
+        raise ConfigError("method.top_p", f"must be in (0, 1], got {m.top_p}")
+    if m.answer_max_new_tokens is not None and m.answer_max_new_tokens <= 0:
+        raise ConfigError("method.answer_max_new_tokens", f"must be > 0, got {m.answer_max_new_tokens}")
 
 
 def build_recipe(cfg) -> Recipe:

@@ -48,3 +48,30 @@ class DirectMethod:
     epochs: Optional[int] = None  # None: target.epochs_first
     batch_size: Optional[int] = None  # None: target.batch_size (the expected Poisson batch under DP)
     physical_batch_size: Optional[int] = None  # DP only; None: batch_size
+
+
+@dataclass
+class PEMethod:
+    """Private Evolution (Aug-PE, method.md section 3): training-free DP synthetic questions.
+
+    An initial population of questions from the public proxy base (public example questions
+    only), then ``rounds`` rounds: every private record votes for its nearest synthetic
+    question (MiniLM embeddings), Gaussian noise on every bin, bins under ``threshold``
+    zeroed, the next population drawn in proportion to the noisy votes and rewritten by the
+    LM. The ``rounds`` histograms are the only use of the private data: Gaussian mechanisms
+    without subsampling, L2 sensitivity 1, composed in the release's ledger. Answers come
+    from the proxy base for the final questions; the target is fine-tuned on them.
+    """
+
+    name: str = "pe"
+    rounds: int = 2  # T: noisy histograms (the budget is split over them)
+    population: int = 32  # synthetic questions per round (histogram bins)
+    variations: int = 2  # LM rewrites per drawn question
+    threshold: float = 0.0  # noisy votes under it count as zero (Aug-PE's H)
+    noise_multiplier: Optional[float] = None  # None: calibrated from dp.epsilon like DP-SGD (dp.noise_multiplier wins)
+    k: int = 3  # public example questions in the initial-population prompts
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_new_tokens: Optional[int] = None  # None: synthesis.query_max_new_tokens (questions and rewrites)
+    answer_max_new_tokens: Optional[int] = None  # None: synthesis.answer_max_new_tokens
+    embed_batch_size: int = 64  # MiniLM encoder batch

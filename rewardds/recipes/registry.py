@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from rewardds.recipes.configs import DirectMethod, FewShotMethod, RewardDSMethod
+from rewardds.recipes.configs import DirectMethod, FewShotMethod, PEMethod, RewardDSMethod
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ METHODS: dict[str, MethodEntry] = {m.name: m for m in (
     MethodEntry("dp_instruct", FewShotMethod, _FEW_SHOT, "DP generator: a question, then its answer"),
     MethodEntry("dp_instruct_icl", FewShotMethod, _FEW_SHOT,
                 "DP generator, two steps, k examples in the answer prompt"),
+    MethodEntry("pe", PEMethod, "rewardds.recipes.pe:build",
+                "Private Evolution: public-LM questions evolved by DP nearest-neighbour votes of the private records"),
 )}
 
 

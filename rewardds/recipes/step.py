@@ -42,12 +42,16 @@ class Block:
 
 @dataclass(frozen=True)
 class DPUse:
-    """A DP-SGD component: Poisson sampling over ``data`` at ``batch_size``, ``epochs`` epochs."""
+    """A DP component of the ledger: Poisson sampling over ``data`` at ``batch_size``, ``epochs`` epochs
+    (DP-SGD); with ``full_batch`` every record takes part in each of ``epochs`` steps (sample rate 1: a
+    Gaussian mechanism without subsampling, e.g. Private Evolution's ``epochs`` = rounds histograms)."""
 
     component: str  # name in privacy.json and dp.split
-    batch_size: int
+    batch_size: int  # ignored with full_batch
     epochs: int
     data: str = "data:private"
+    full_batch: bool = False
+    noise_multiplier: float | None = None  # this component's own noise (not calibrated); dp.noise_multiplier wins
 
 
 @dataclass(frozen=True)

