@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from rewardds.recipes.configs import DirectMethod, FewShotMethod, RewardDSMethod
+from rewardds.recipes.configs import DirectMethod, FewShotMethod, KnowledgeSGMethod, RewardDSMethod
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ METHODS: dict[str, MethodEntry] = {m.name: m for m in (
     MethodEntry("dp_instruct", FewShotMethod, _FEW_SHOT, "DP generator: a question, then its answer"),
     MethodEntry("dp_instruct_icl", FewShotMethod, _FEW_SHOT,
                 "DP generator, two steps, k examples in the answer prompt"),
+    MethodEntry("knowledgesg", KnowledgeSGMethod, "rewardds.recipes.knowledgesg:build",
+                "DP LoRA generator writes instructions; a professional model filters by domain and answers; "
+                "IFD ranking; the DP model is fine-tuned on the result"),
 )}
 
 
