@@ -60,6 +60,22 @@ class TinyConfig:
     seed: int = 0
 
 
+def _professional_tiny() -> "TinyConfig":
+    return TinyConfig(hidden_size=192, num_layers=3, num_heads=4, intermediate_size=384, pretrain_steps=600)
+
+
+@dataclass
+class ProfessionalConfig(LMConfig):
+    """KnowledgeSG's professional model (server side): judges the domain and writes the answers.
+
+    ``path: tiny`` pretrains a LARGER embedded model than ``model.tiny`` on the same public
+    corpus (sizes in ``tiny``; keep ``tiny.vocab_size`` equal to ``model.tiny.vocab_size`` for the
+    same tokenizer); otherwise a local checkpoint folder (a domain model such as AlpaCare/FinGPT).
+    """
+
+    tiny: TinyConfig = field(default_factory=_professional_tiny)
+
+
 @dataclass
 class LoraConfig:
     r: int = 8
@@ -73,6 +89,7 @@ class ModelConfig:
     name: str = "tiny"
     proxy: LMConfig = field(default_factory=LMConfig)  # base of both client proxies
     target: LMConfig = field(default_factory=LMConfig)  # the server's model
+    professional: ProfessionalConfig = field(default_factory=ProfessionalConfig)  # KnowledgeSG's answer writer
     reward_backbone: str = "proxy"  # the proxy LM with a scalar head (the only backbone so far)
     tiny: TinyConfig = field(default_factory=TinyConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)

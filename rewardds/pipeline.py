@@ -27,7 +27,7 @@ RELEASE_FILES = {  # a step's output files that leave the client (or that the se
     "finetune": ("adapter",), "reward_model": ("adapter",), "questions": ("queries.jsonl",),
     "target_sft": ("adapter",),
 }
-POOL_KINDS = ("select", "refine", "one_step", "to_pool", "text_filter")  # steps whose output holds pool.jsonl
+POOL_KINDS = ("select", "refine", "one_step", "to_pool", "text_filter", "ifd_filter")  # steps whose output holds pool.jsonl
 
 
 def default_delta(num_records: int) -> float:

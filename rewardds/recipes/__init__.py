@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from rewardds.errors import ConfigError
-from rewardds.recipes.configs import EXAMPLE_SOURCES
+from rewardds.recipes.configs import EXAMPLE_SOURCES, KSG_DEDUP_SOURCES, KSG_TARGETS
 from rewardds.recipes.registry import METHODS, method_entry
 from rewardds.recipes.step import Recipe, Step, Touch
 
@@ -47,7 +47,9 @@ def _check(cfg, m) -> None:
             raise ConfigError("method.dedup_threshold", f"must be in (0, 1], got {m.dedup_threshold}")
     if m.name == "pe":
         _check_pe(m)
-    for key in ("epochs", "batch_size", "physical_batch_size", "max_new_tokens"):
+    if m.name == "knowledgesg":
+        _check_knowledgesg(cfg, m)
+    for key in ("epochs", "batch_size", "physical_batch_size", "max_new_tokens", "num_instructions", "seed_epochs"):
         v = m.get(key) if key in m else None
         if v is not None and v <= 0 and not (key == "epochs" and v == 0):
             raise ConfigError(f"method.{key}", f"must be > 0, got {v}")
@@ -71,6 +73,33 @@ def _check_pe(m) -> None:
         raise ConfigError("method.top_p", f"must be in (0, 1], got {m.top_p}")
     if m.answer_max_new_tokens is not None and m.answer_max_new_tokens <= 0:
         raise ConfigError("method.answer_max_new_tokens", f"must be > 0, got {m.answer_max_new_tokens}")
+
+
+def _check_knowledgesg(cfg, m) -> None:
+    """KnowledgeSG's keys, and the professional model's tiny sizes (only this method builds it)."""
+    import math
+
+    if m.dedup_against not in KSG_DEDUP_SOURCES:
+        raise ConfigError("method.dedup_against", f"got {m.dedup_against!r}, expected one of "
+                          f"{', '.join(KSG_DEDUP_SOURCES)}")
+    if m.dedup_against == "private" and m.dedup_threshold is not None and cfg.privacy.mode != "paper":
+        raise ConfigError("method.dedup_against", "comparing synthetic instructions with the private records is a "
+                          "data-dependent release that voids the guarantee; only privacy.mode=paper allows it")
+    if m.target not in KSG_TARGETS:
+        raise ConfigError("method.target", f"got {m.target!r}, expected one of {', '.join(KSG_TARGETS)}")
+    checks = (("temperature", m.temperature > 0, "> 0"), ("top_p", 0 < m.top_p <= 1, "in (0, 1]"),
+              ("min_instruction_tokens", m.min_instruction_tokens >= 0, ">= 0"),
+              ("dedup_threshold", m.dedup_threshold is None or 0 < m.dedup_threshold <= 1, "in (0, 1]"),
+              ("domain_margin", math.isfinite(m.domain_margin), "a finite number"),
+              ("ifd_max", m.ifd_max > 0 and math.isfinite(m.ifd_max), "a finite number > 0"),
+              ("ifd_keep", 0 < m.ifd_keep <= 1, "in (0, 1]"))
+    for key, ok, what in checks:
+        if not ok:
+            raise ConfigError(f"method.{key}", f"must be {what}, got {m[key]}")
+    tiny = cfg.model.professional.tiny
+    if cfg.model.professional.path == "tiny" and tiny.hidden_size % tiny.num_heads:
+        raise ConfigError("model.professional.tiny.hidden_size", f"must be a multiple of "
+                          f"model.professional.tiny.num_heads ({tiny.num_heads}), got {tiny.hidden_size}")
 
 
 def build_recipe(cfg) -> Recipe:

@@ -75,3 +75,33 @@ class PEMethod:
     max_new_tokens: Optional[int] = None  # None: synthesis.query_max_new_tokens (questions and rewrites)
     answer_max_new_tokens: Optional[int] = None  # None: synthesis.answer_max_new_tokens
     embed_batch_size: int = 64  # MiniLM encoder batch
+KSG_DEDUP_SOURCES = ("public", "private", "none")
+KSG_TARGETS = ("dp_model", "target")
+
+
+@dataclass
+class KnowledgeSGMethod:
+    """KnowledgeSG (method.md section 2): DP LoRA generator on the client; on the server the
+    professional model (``model.professional``) judges the domain and writes the answers, pairs
+    are ranked by IFD, and the DP model itself is fine-tuned on the result (or ``target``).
+
+    The DP generator is the proxy LoRA (``model.lora``) trained with DP-SGD and the whole budget
+    (``gen_proxy.*`` batch sizes; ``epochs`` here, reference 4).
+    """
+
+    name: str = "knowledgesg"
+    epochs: Optional[int] = None  # DP fine-tuning epochs; None: gen_proxy.epochs (reference: 4)
+    num_instructions: Optional[int] = None  # None: synthesis.num_queries (the reference samples 2x N)
+    temperature: float = 0.7  # instruction and answer sampling (reference: 0.7)
+    top_p: float = 1.0
+    max_new_tokens: Optional[int] = None  # answers; None: synthesis.answer_max_new_tokens
+    min_instruction_tokens: int = 2  # shorter instructions are dropped (reference: 2)
+    dedup_threshold: Optional[float] = 0.52  # TF-IDF cosine above which an instruction is a near-duplicate; None: off
+    dedup_against: str = "public"  # public | none | private (reference; privacy.mode=paper only: no guarantee)
+    domain_filter: bool = True  # the professional model's yes/no domain judgement
+    domain_margin: float = 0.0  # keep when log p(yes) - log p(no) > margin
+    ifd_max: float = 1.0  # pairs with IFD >= this are misaligned and dropped
+    ifd_keep: float = 0.5  # share of the remaining pairs kept, lowest IFD first
+    target: str = "dp_model"  # dp_model: continue the DP adapter on the proxy base | target: a separate target
+    transmit_unit: bool = False  # DP adapter on a base first fine-tuned on the public seed set; adds eval "attacker"
+    seed_epochs: int = 1  # transmitting unit: epochs of the public seed fine-tune

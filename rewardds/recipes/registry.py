@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from rewardds.recipes.configs import DirectMethod, FewShotMethod, PEMethod, RewardDSMethod
+from rewardds.recipes.configs import DirectMethod, FewShotMethod, KnowledgeSGMethod, PEMethod, RewardDSMethod
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ METHODS: dict[str, MethodEntry] = {m.name: m for m in (
                 "DP generator, two steps, k examples in the answer prompt"),
     MethodEntry("pe", PEMethod, "rewardds.recipes.pe:build",
                 "Private Evolution: public-LM questions evolved by DP nearest-neighbour votes of the private records"),
+    MethodEntry("knowledgesg", KnowledgeSGMethod, "rewardds.recipes.knowledgesg:build",
+                "DP LoRA generator writes instructions; a professional model filters by domain and answers; "
+                "IFD ranking; the DP model is fine-tuned on the result"),
 )}
 
 

@@ -1,7 +1,10 @@
-"""Stage 0: the public base models (proxy base and target base).
+"""Stage 0: the public base models (proxy base and target base; KnowledgeSG's professional model).
 
 For ``model.*.path=tiny`` the embedded model is trained on the public corpus
 (cached like any stage); a real checkpoint is only checked and fingerprinted.
+The professional model is its own step (only KnowledgeSG needs it): for
+``model.professional.path=tiny`` a larger embedded model (``model.professional.tiny``)
+pretrained on the same public corpus.
 """
 from __future__ import annotations
 
@@ -50,12 +53,56 @@ def fingerprint_checkpoint(path: Path) -> str:
     return h.hexdigest()
 
 
-def _pretrain(ctx: Context, out: Path, max_length: int) -> dict:
+def professional(ctx: Context) -> Path:
+    """The professional model's folder, as ``ctx.paths["professional_base"]`` / ``ctx.digests["professional"]``
+    (so a step input ``base:professional`` resolves like ``base:proxy``)."""
+    spec = ctx.cfg.model.professional
+    if spec.path == "tiny":
+        tiny = OmegaConf.to_container(spec.tiny)
+        folder = ctx.runner.run(
+            "professional_model",
+            {"task": ctx.task, "tiny": tiny, "max_length": spec.max_length, "public": ctx.data.fingerprint("public"),
+             "corpus": "public+domain_judgements"},
+            {},
+            lambda d: _pretrain(ctx, d, spec.max_length, spec.tiny, professional_corpus(ctx.task, ctx.data.public)),
+            kind="base_model",
+        )
+        path, digest = folder / "model", ctx.runner.manifest_digest(folder)
+    else:
+        path = check_model_dir(spec.path, "model.professional.path")
+        digest = fingerprint_checkpoint(path)
+    ctx.paths["professional_base"], ctx.digests["professional"] = path, digest
+    return path
+
+
+def professional_corpus(task: str, public: list) -> list:
+    """The task's public records plus yes/no domain judgements, all public: each public question of
+    the task judged "Yes", as many public questions of the other tasks' demo corpora judged "No".
+    A real domain model knows its domain; this teaches the embedded one the question it is asked."""
+    from rewardds.data import demo_dir, load_records
+    from rewardds.records import Record
+    from rewardds.stages.knowledgesg import ANSWER_WORDS, domain_request
+
+    yes, no = ANSWER_WORDS
+    others = [r for t in sorted(DOMAIN_TASKS - {task}) for r in load_records(demo_dir(t) / "public.jsonl", t)]
+    others = others[:: max(1, len(others) // max(1, len(public)))][: len(public)]
+    judged = [Record(f"judge-yes-{i}", domain_request(task, r.question), yes) for i, r in enumerate(public)]
+    judged += [Record(f"judge-no-{i}", domain_request(task, r.question), no) for i, r in enumerate(others)]
+    return list(public) + judged
+
+
+DOMAIN_TASKS = {"medical", "financial", "code"}
+
+
+def _pretrain(ctx: Context, out: Path, max_length: int, tiny=None, corpus=None) -> dict:
     from rewardds.models.tiny import pretrain_tiny
 
-    pretrain_tiny(ctx.task, ctx.data.public, ctx.cfg.model.tiny, max_length, out / "model", ctx.cfg.trainer)
-    write_json(out / "info.json", {"kind": "tiny", "public_records": len(ctx.data.public)})
-    return {"public_records": len(ctx.data.public)}
+    tiny = tiny if tiny is not None else ctx.cfg.model.tiny
+    corpus = corpus if corpus is not None else ctx.data.public
+    pretrain_tiny(ctx.task, corpus, tiny, max_length, out / "model", ctx.cfg.trainer)
+    write_json(out / "info.json", {"kind": "tiny", "public_records": len(corpus)})
+    return {"public_records": len(corpus)}
 
 
 BASE_MODELS = Block("base_model", lambda ctx, step: run(ctx), cached=False)
+PROFESSIONAL_MODEL = Block("base_model", lambda ctx, step: professional(ctx), cached=False)
