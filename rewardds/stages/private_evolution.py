@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 from pathlib import Path
 from typing import Callable, Sequence
 
