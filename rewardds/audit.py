@@ -520,7 +520,7 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
     """
     from rewardds import chat
     from rewardds.models.loading import load_causal_lm, load_tokenizer
-    from rewardds.pipeline import privacy_plan
+    from rewardds.privacy.plan import privacy_plan
     from rewardds.stages import base_model
     from rewardds.stages.context import Context
     from rewardds.stages.gen_proxy import component_record, dp_key, dp_settings, train_lm_on_records

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from rewardds import audit
 from rewardds.io import read_json, write_json, write_text
+from rewardds.privacy.plan import privacy_plan
 from rewardds.recipes import Recipe, Step, Touch, build_recipe
 
 log = logging.getLogger(__name__)
@@ -28,81 +30,6 @@ RELEASE_FILES = {  # a step's output files that leave the client (or that the se
     "target_sft": ("adapter",),
 }
 POOL_KINDS = ("select", "refine", "one_step", "to_pool", "text_filter", "ifd_filter")  # steps whose output holds pool.jsonl
-
-
-def default_delta(num_records: int) -> float:
-    """min(1e-5, 1/(10 N)): well below 1/N, at which releasing one random record verbatim is DP."""
-    return min(1e-5, 1.0 / (10 * num_records))
-
-
-def resolve_delta(cfg: DictConfig, num_records: int) -> float:
-    from rewardds.errors import ConfigError
-
-    delta = cfg.dp.delta if cfg.dp.delta is not None else default_delta(num_records)
-    if cfg.privacy.mode == "strict" and cfg.dp.enabled and delta >= 1.0 / num_records:
-        raise ConfigError("dp.delta", f"{delta:g} is >= 1/N for N={num_records} private records: publishing one "
-                          "random record verbatim meets that delta; use a smaller one (default min(1e-5, 1/(10 N)))")
-    return float(delta)
-
-
-def guarantee_notes(cfg: DictConfig, recipe: Recipe) -> list[str]:
-    """Why this run has no formal guarantee (empty: it has one), from the steps' declarations."""
-    notes = []
-    if cfg.dp.enabled and cfg.dp.reproducible_noise and recipe.dp_steps():
-        notes.append("dp.reproducible_noise=true: the DP noise and the Poisson batches were drawn from a generator "
-                     "seeded with the run's public seed, so anyone who knows the seed can replay training and "
-                     "remove the noise")
-    for step in recipe.steps:
-        if any(t.voids_guarantee for t in step.touches) and step.why:
-            notes.append(step.why)
-    if not cfg.dp.enabled and recipe.dp_steps():
-        names = ", ".join(s.dp.component for s in recipe.dp_steps())
-        notes.append(f"dp.enabled=false: {names} were trained on the private records without differential privacy")
-    return notes
-
-
-def privacy_plan(cfg: DictConfig, num_records: int, private_data: dict | None = None,
-                 recipe: Recipe | None = None) -> tuple[dict, object]:
-    """Calibrate every DP component of the recipe against the one release budget, build the
-    ledger and check the whole plan before anything trains."""
-    from rewardds.privacy.accounting import ComponentPlan, plan_budget, poisson_steps
-    from rewardds.privacy.ledger import PrivacyLedger
-
-    recipe = recipe or build_recipe(cfg)
-    dp = cfg.dp
-    delta = resolve_delta(cfg, num_records)
-    notes = guarantee_notes(cfg, recipe)
-    ledger = PrivacyLedger(dp.epsilon, delta, dp.accountant, enabled=dp.enabled,
-                           guarantee_note="; ".join(notes) if notes else None, private_data=private_data)
-    plan: dict = {}
-    dp_steps = recipe.dp_steps()
-    if not dp.enabled or not dp_steps:
-        return plan, ledger
-    split = dict(dp.split or {})  # keys checked against the recipe's components by config.validate
-    comps = []
-    for step in dp_steps:
-        use = step.dp
-        if use.full_batch:  # every record in every step: a Gaussian mechanism without subsampling
-            q, steps = 1.0, int(use.epochs)
-        else:
-            if use.batch_size > num_records:
-                log.warning("%s: batch size %d is larger than the %d private records: sample rate 1, every record "
-                            "in every step", use.component, use.batch_size, num_records)
-            q, steps = poisson_steps(num_records, use.batch_size, use.epochs)
-        comps.append(ComponentPlan(use.component, float(split.get(use.component, 1.0)), q, steps))
-    fixed = {s.dp.component: float(s.dp.noise_multiplier) for s in dp_steps if s.dp.noise_multiplier is not None}
-    if dp.noise_multiplier is not None:
-        sigmas = {c.name: float(dp.noise_multiplier) for c in comps}
-    else:  # components with their own noise are not calibrated; check_plan below still guards the budget
-        free = [c for c in comps if c.name not in fixed]
-        sigmas = dict(plan_budget(free, dp.epsilon, delta, dp.accountant, dp.epsilon_tolerance) if free else {})
-        sigmas.update(fixed)
-    for c in comps:
-        plan[c.name] = {"noise_multiplier": sigmas[c.name], "sample_rate": c.sample_rate, "steps": c.steps,
-                        "num_records": num_records}
-        ledger.plan(c.name, sigmas[c.name], c.sample_rate, c.steps)
-    ledger.check_plan()  # e.g. a hand-set dp.noise_multiplier: refused before any DP step trains
-    return plan, ledger
 
 
 # --------------------------------------------------------------------------- running steps
@@ -176,8 +103,6 @@ def run(cfg: DictConfig) -> dict:
     log.info("task %s: %d public, %d private, %d test records (%s)", cfg.task.name, len(data.public),
              len(data.private), len(data.test), data.source)
     if cfg.audit.name == "canary":  # plans its own DP budget for the records it trains on
-        from rewardds import audit
-
         return audit.run_audit(cfg, data, run_dir)
     steps = recipe.until(recipe.resolve_stop(cfg.stop_after))
     if cfg.task.name == "code" and any(s.kind == "evaluate" for s in steps):

@@ -1,4 +1,27 @@
-"""Text generation backends behind one interface (``Sampler``)."""
-from rewardds.sampling.base import Completion, Sampler, SamplingParams, build_sampler
+"""Text generation backends behind one interface (``Sampler``).
 
-__all__ = ["Completion", "Sampler", "SamplingParams", "build_sampler"]
+``build_sampler`` picks the backend named by the ``sampler`` group. The backends
+are imported when asked for (vLLM is an optional install), from a table here:
+the interface in ``base`` knows nothing of them, so there is no import circle.
+"""
+from __future__ import annotations
+
+import importlib
+
+from rewardds.sampling.base import Completion, Sampler, SamplingParams
+
+__all__ = ["BACKENDS", "Completion", "Sampler", "SamplingParams", "build_sampler"]
+
+BACKENDS = {"hf": "rewardds.sampling.hf:HFSampler", "vllm": "rewardds.sampling.vllm:VLLMSampler"}
+
+
+def build_sampler(cfg, model_dir, adapter_dir=None) -> Sampler:
+    """Instantiate the backend named by ``cfg["backend"]`` (the ``sampler`` group, or a step's copy of it)."""
+    opts = dict(cfg)
+    backend = opts.pop("backend")
+    if backend not in BACKENDS:
+        from rewardds.errors import ConfigError
+
+        raise ConfigError("sampler.backend", f"unknown backend {backend!r} (expected {' or '.join(BACKENDS)})")
+    module, cls = BACKENDS[backend].split(":")
+    return getattr(importlib.import_module(module), cls)(model_dir, adapter_dir, **opts)

@@ -62,20 +62,3 @@ class Sampler(abc.ABC):
     def tokens_per_second(self) -> float:
         s = self.stats["seconds"]
         return self.stats["generated_tokens"] / s if s > 0 else 0.0
-
-
-def build_sampler(cfg, model_dir, adapter_dir=None) -> Sampler:
-    """Instantiate the backend named by ``cfg["backend"]`` (the ``sampler`` group, or a step's copy of it)."""
-    opts = dict(cfg)
-    backend = opts.pop("backend")
-    if backend == "hf":
-        from rewardds.sampling.hf import HFSampler
-
-        return HFSampler(model_dir, adapter_dir, **opts)
-    if backend == "vllm":
-        from rewardds.sampling.vllm import VLLMSampler
-
-        return VLLMSampler(model_dir, adapter_dir, **opts)
-    from rewardds.errors import ConfigError
-
-    raise ConfigError("sampler.backend", f"unknown backend {backend!r} (expected hf or vllm)")
