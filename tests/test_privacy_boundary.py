@@ -106,7 +106,12 @@ def test_default_delta_is_well_below_one_over_n_and_strict_mode_refuses_large_de
     from rewardds.errors import ConfigError
 
     _, run_dir = run_pipeline(SMOKE + ["stop_after=base_model"], name="delta")
-    assert read_json(run_dir / "privacy.json")["total"]["delta"] == pytest.approx(min(1e-5, 1 / 320))
+    privacy = read_json(run_dir / "privacy.json")
+    assert privacy["total"]["delta"] == pytest.approx(min(1e-5, 1 / 320))
+    # which records the guarantee covers: the smoke run's seeded subset of 32, not the demo file
+    data = privacy["private_data"]
+    assert data["records"] == 32 and data["subset"] == {"max_train": 32, "seed": 0}
+    assert "subset" in data["statement"] and "/" not in data["source"]
     with pytest.raises(ConfigError, match="dp.delta"):
         run_pipeline(SMOKE + ["dp.delta=0.05"], name="big-delta")  # N = 32: 1/N = 0.031
     _, paper = run_pipeline(SMOKE + ["dp.delta=0.05", "privacy.mode=paper", "stop_after=base_model"], name="paper")
