@@ -3,6 +3,7 @@
     python -m benchmarks.bench_methods            # 9 methods on the medical demo, dp.epsilon=4
     python -m benchmarks.bench_methods --quick    # the same with experiment=smoke
     python -m benchmarks.bench_methods --methods rewardds,icl --json
+    python -m benchmarks.bench_methods --methods all     # also knowledgesg and pe
 
 Run 1: ``python run.py method=rewardds`` with a fresh cache (the reference).
 Run 2: ``python run.py -m method=<all>`` (one Hydra multirun, jobs in sequence,
@@ -32,7 +33,8 @@ SMALL_ARGS = ["--quick", "--methods", "rewardds,icl,dp_instruct,non_private"]
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_methods", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="add experiment=smoke")
-    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated method names")
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help="comma-separated method names, or 'all' for every registered method (knowledgesg, pe too)")
     ap.add_argument("--args", nargs="+", default=[], metavar="OVERRIDE", help="extra Hydra overrides for every run")
     ap.add_argument("--workdir", default=None, help="keep caches, runs and logs here (default: a temp dir, removed)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -62,7 +64,12 @@ def _measure(args: list[str], log: Path) -> dict:
 
 def run(argv: list[str] | None = None) -> dict:
     a = build_parser().parse_args(argv)
-    methods = [m for m in a.methods.split(",") if m]
+    if a.methods == "all":
+        from rewardds.recipes import METHODS as REGISTERED
+
+        methods = list(REGISTERED)
+    else:
+        methods = [m for m in a.methods.split(",") if m]
     common = (["experiment=smoke"] if a.quick else []) + ["task=medical", "dp.epsilon=4"] + list(a.args)
     work = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="bench-methods-"))
     for sub in ("cache-one", "cache-all", "one", "sweep"):
