@@ -134,9 +134,31 @@ def run(cfg: DictConfig) -> dict:
                          "pool_size": metrics["pool_size"], "method": recipe.method})
         tracker.log_samples(_pool_rows(ctx, steps))
         log.info("run finished in %.1f s: %s", metrics["wall_time_s"], run_dir)
+        print(result_summary(metrics, ledger.to_dict(), run_dir), flush=True)
         return metrics
     finally:
         tracker.finish()
+
+
+def result_summary(metrics: dict, privacy: dict, run_dir: Path) -> str:
+    """The lines a run ends with: what it made, how good, at what privacy cost, where it is."""
+    lines = [f"== {metrics['method']} on {metrics['task']}: done in {metrics['wall_time_s']:.1f} s"]
+    for label, m in metrics.get("eval", {}).items():
+        keys = [k for k in ("pass@1", "rougeL", "bleu", "ppl") if isinstance(m.get(k), (int, float))]
+        ci = m.get("ci95", {})
+        cells = [f"{k} {m[k]:.4g}" + (f" [{ci[k][0]:.3g}, {ci[k][1]:.3g}]" if ci.get(k) and None not in ci[k] else "")
+                 for k in keys]
+        lines.append(f"   {label:<10} " + ", ".join(cells) + f" (n={m.get('n')})")
+    if metrics.get("synthetic_size") is not None:
+        lines.append(f"   synthetic training set: {metrics['synthetic_size']} examples")
+    total = privacy["total"]
+    if privacy["formal_guarantee"]:
+        lines.append(f"   privacy: ({total['epsilon']:.4g}, {total['delta']:.3g})-DP for everything released "
+                     f"(budget {privacy['budget']['epsilon']:g})")
+    else:
+        lines.append(f"   privacy: NO formal guarantee: {privacy.get('guarantee_note') or 'see privacy.json'}")
+    lines.append(f"   release: {Path(run_dir) / 'release'} (what leaves the client; the rest is client-private)")
+    return "\n".join(lines)
 
 
 def _stage_records(runner, recipe: Recipe) -> dict:

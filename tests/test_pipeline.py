@@ -123,3 +123,12 @@ def test_real_rewardds_data_end_to_end(run_pipeline, task, folder):
     assert privacy["total"]["delta"] == pytest.approx(1e-5)
     assert privacy["private_data"]["records"] == 32 and privacy["private_data"]["subset"]["max_train"] == 32
     assert (run_dir / "metrics.md").exists()
+
+
+def test_a_run_ends_by_printing_its_result_summary(run_pipeline, capsys):
+    metrics, run_dir = run_pipeline(SMOKE + ["stop_after=eval_target"], name="summary")
+    out = capsys.readouterr().out.strip().splitlines()
+    tail = "\n".join(out[-8:])
+    assert out[-1].strip().startswith("release:") and str(run_dir / "release") in out[-1]
+    assert "rewardds on medical" in tail and "target" in tail and "rougeL" in tail
+    assert f"{metrics['privacy']['epsilon']:.4g}" in tail and "-DP for everything released" in tail
