@@ -19,6 +19,7 @@ from rewardds import audit
 from rewardds.io import read_json, write_json, write_text
 from rewardds.privacy.plan import privacy_plan
 from rewardds.recipes import Recipe, Step, Touch, build_recipe
+from rewardds.stages.gen_proxy import dp_key
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +47,6 @@ def _ref(ctx, ref: str) -> tuple[Path | None, str | Path]:
     return ctx.paths[ref], ctx.paths[ref]
 
 
-def dp_mechanism(ctx, component: str) -> dict:
-    """What fixes a DP step's mechanism: part of its cache key."""
-    d = {"enabled": ctx.cfg.dp.enabled, "max_grad_norm": ctx.cfg.dp.max_grad_norm,
-         "grad_sample_mode": ctx.cfg.dp.grad_sample_mode, "reproducible_noise": ctx.cfg.dp.reproducible_noise}
-    if ctx.cfg.dp.enabled:
-        d.update(ctx.plan[component])
-    return d
-
-
 def execute(ctx, step: Step) -> Path | None:
     """Run one step through the cache; its output folder becomes ``ctx.paths[step.name]``."""
     if not step.block.cached:
@@ -66,7 +58,7 @@ def execute(ctx, step: Step) -> Path | None:
     paths = {role: path for role, (path, _) in resolved.items()}
     key = dict(step.params)
     if step.dp is not None:
-        key["dp"] = dp_mechanism(ctx, step.dp.component)
+        key["dp"] = dp_key(ctx, step.dp.component)  # the mechanism is part of the cache key
     out = ctx.runner.run(step.name, key, {role: d for role, (_, d) in resolved.items()},
                          lambda folder: step.block.fn(ctx, step, paths, folder), kind=step.kind)
     ctx.paths[step.name] = out
@@ -232,8 +224,7 @@ def _pool_rows(ctx, steps) -> list[dict]:
 
 
 def _pool_size(ctx, steps):
-    p = _last_pool(ctx, steps)
-    return len(_pool_rows(ctx, steps)) if p else None
+    return len(_pool_rows(ctx, steps)) if _last_pool(ctx, steps) else None
 
 
 def _sampling_stats(ctx, steps) -> dict:
