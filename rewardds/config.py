@@ -28,6 +28,7 @@ class DataConfig:
     max_test: Optional[int] = None
     max_public: Optional[int] = None
     seed: int = 0
+    substitute_names: bool = False  # replace detected person names in the private split by faker names (rewardds.data.names)
 
 
 @dataclass

@@ -22,7 +22,10 @@ JSON escape ``\\ud800``) and a code test that does not compile.
 
 The private split is deduplicated (see :func:`dedupe`): record-level DP counts
 one record per distinct record, and ``TaskData.private_set`` says what that
-set is for ``privacy.json``.
+set is for ``privacy.json``. With ``substitute_names`` the person names detected
+in the private split are then replaced by generated ones
+(:func:`rewardds.data.names.substitute_names`, for the PII attack); the
+client-only map of the replacements is ``TaskData.extra["name_map"]``, in memory.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
+from rewardds.data.names import substitute_names
 from rewardds.errors import ConfigError, DataError
 from rewardds.records import Record, TaskData
 from rewardds.io import iter_jsonl, json_type_name
@@ -172,6 +176,10 @@ def load_task_data(task_cfg) -> TaskData:
     extra["paths"] = paths
     for split, limit in limits.items():
         splits[split] = subsample(splits[split], limit, seed, split)
+    if _substitute_flag(data):
+        # After dedupe (duplicates stay duplicates) and subsampling (only the records used).
+        # The map is client-only: kept in memory, never logged or written (see rewardds.data.names).
+        splits["private"], extra["name_map"] = substitute_names(splits["private"], seed)
     private_set = describe_private_set(private_source, len(splits["private"]), limits["private"], seed)
     return TaskData(task=name, public=splits["public"], private=splits["private"], test=splits["test"],
                     source=source, extra=extra, private_set=private_set)
@@ -486,6 +494,13 @@ def _cfg(obj, key: str, default=None):
     if isinstance(obj, dict):
         return obj.get(key, default)
     return getattr(obj, key, default)
+
+
+def _substitute_flag(data) -> bool:
+    value = _cfg(data, "substitute_names", False)
+    if not isinstance(value, bool):
+        raise ConfigError("task.data.substitute_names", f"must be true or false, got {type(value).__name__}")
+    return value
 
 
 def _check_task(task: str) -> None:
