@@ -7,7 +7,6 @@ data must replace every detected name, consistently, and keep its map off disk.
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,7 +15,7 @@ import pytest
 
 from rewardds.config import DataConfig, TaskConfig, TinyConfig, TrainerConfig
 from rewardds.data import load_task_data
-from rewardds.data.names import NameMap, demo_pool, detect_names, faker_pool, substitute_names
+from rewardds.data.names import demo_pool, detect_names, faker_pool, substitute_names
 from rewardds.eval.pii import MASK, PIIItem, attack_success, evaluate_pii, pii_targets
 from rewardds.records import Record
 from tests.conftest import shared_data
@@ -244,8 +243,8 @@ def write_rewardds_folder(root: Path) -> Path:
              "output": "Hello Zubair, a dry cough after a cold is common. Drink warm fluids and rest."},
             {"instruction": inst, "input": "This is Sayanti, 23 years old. I have a headache every evening.",
              "output": "Dear Sayanti, evening headaches are often linked to screens and stress. Take breaks."}]
-    rows += [{"instruction": inst, "input": f"I have had a sore knee for {rng.randint(2, 9)} days after running {i} km.",
-              "output": "Rest the knee, use ice and start again slowly."} for i in range(30)]
+    rows += [{"instruction": inst, "output": "Rest the knee, use ice and start again slowly.",
+              "input": f"I have had a sore knee for {rng.randint(2, 9)} days after running {i} km."} for i in range(30)]
     (d / "train.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (d / "test.json").write_text("".join(json.dumps(r) + "\n" for r in rows[2:8]))
     return d

@@ -301,7 +301,8 @@ def _apply(text: str, spans: list[tuple[DetectedName, str]], words: dict[str, st
     return "".join(out + [text[pos:]])
 
 
-def substitute_names(records: list[Record], seed: int, vocabulary: frozenset | None = None) -> tuple[list[Record], NameMap]:
+def substitute_names(records: list[Record], seed: int,
+                     vocabulary: frozenset | None = None) -> tuple[list[Record], NameMap]:
     """Records with every detected name replaced by a generated faker name, and the client-only map.
 
     Deterministic: record ``r`` draws from ``random.Random(f"rewardds-names-{seed}-{r.id}")``.
