@@ -53,6 +53,7 @@ MASK_FIRST = "[MASK_FIRST]"
 MASK_LAST = "[MASK_LAST]"
 OTHER = "[NAME]"
 _MASKS = (MASK, MASK_FIRST, MASK_LAST, OTHER)
+ITEMS_PER_CHUNK = 8  # items whose rows are scored together (bounds the memory of the token rows)
 _EDGE_L, _EDGE_R = r"(?<![\w'\u2019-])", r"(?![\w'\u2019-])"
 
 
@@ -157,18 +158,24 @@ def _rows(tokenizer, task: str, question: str, answer: str, max_length: int, for
 def rank_candidates(model, tokenizer, items: list[PIIItem], task: str, batch_size: int = 8, max_length: int = 256,
                     formats=("answer",)) -> list[list[float]]:
     """Per item, the summed NLL (nats) of the record filled with each candidate, in candidate order
-    (lower: the model finds it likelier). Batched, without gradients, padding-neutral."""
-    rows, owner = [], []
-    for i, item in enumerate(items):
-        for j, name in enumerate(item.candidates):
-            for ids in _rows(tokenizer, task, *item.fill(name), max_length, formats):
-                rows.append((ids, len(ids) - 1))
-                owner.append((i, j))
-    means = _mean_tail_nll(model, rows, _pad_id(tokenizer), batch_size)
-    scores = [[0.0] * len(item.candidates) for item in items]
-    for (i, j), (_, n), m in zip(owner, rows, means):
-        scores[i][j] += m * n if n > 0 else 0.0
+    (lower: the model finds it likelier). Batched, without gradients, padding-neutral; the
+    rows are built :data:`ITEMS_PER_CHUNK` items at a time, so memory does not grow with the items."""
+    scores = []
+    for start in range(0, len(items), ITEMS_PER_CHUNK):
+        chunk = items[start:start + ITEMS_PER_CHUNK]
+        rows, owner = [], []
+        for i, item in enumerate(chunk):
+            for j, name in enumerate(item.candidates):
+                for ids in _rows(tokenizer, task, *item.fill(name), max_length, formats):
+                    rows.append((ids, len(ids) - 1))
+                    owner.append((i, j))
+        means = _mean_tail_nll(model, rows, _pad_id(tokenizer), batch_size)
+        part = [[0.0] * len(item.candidates) for item in chunk]
+        for (i, j), (_, n), m in zip(owner, rows, means):
+            part[i][j] += m * n if n > 0 else 0.0
+        scores += part
     return scores
+
 
 
 def attack_success(items: list[PIIItem], scores: list[list[float]]) -> list[float]:
