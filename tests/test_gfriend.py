@@ -300,8 +300,16 @@ def test_bad_reward_settings_are_refused_naming_the_key(override, key):
 # --------------------------------------------------------------------------- end to end
 
 
-def test_gfriend_smoke_run_composes_every_dp_step_in_one_ledger(run_pipeline):
-    metrics, run_dir = run_pipeline(SMOKE + ["reward=gfriend", "task=medical", "dp.epsilon=4"], name="gfriend")
+def test_gfriend_smoke_run_composes_every_dp_step_in_one_ledger(run_pipeline, tmp_path, capfd):
+    """reward=gfriend end to end on private records that all carry a canary: privacy.json composes
+    judge_sft, judge_dpo and gen_proxy within dp.epsilon; nothing written or printed holds the canary
+    (judgements of private pairs stay in memory); only the final judge adapter is released."""
+    from tests.helpers import CANARY, canary_data_dir
+
+    data = canary_data_dir(tmp_path)
+    cache = tmp_path / "cache"
+    metrics, run_dir = run_pipeline(SMOKE + ["reward=gfriend", "task=medical", "dp.epsilon=4",
+                                             f"task.data.dir={data}"], name="gfriend", cache_dir=cache)
     privacy = read_json(run_dir / "privacy.json")
     assert set(privacy["components"]) == {"gen_proxy", "judge_sft", "judge_dpo"}
     assert privacy["formal_guarantee"] is True and privacy["total"]["within_budget"] is True
@@ -316,3 +324,18 @@ def test_gfriend_smoke_run_composes_every_dp_step_in_one_ledger(run_pipeline):
     assert (release / "judge_dpo" / "adapter" / "adapter_config.json").exists()
     assert not (release / "judge_sft").exists()  # only the final judge leaves the client
     assert 0 <= metrics["eval"]["target"]["rougeL"] <= 1
+
+    out, err = capfd.readouterr()
+    assert CANARY not in out and CANARY not in err
+    dp_weights = {(cache / k).resolve() for k in ("finetune", "reward_model", "judge_sft")}
+    scanned = 0
+    for root in (run_dir, cache):
+        for f in root.rglob("*"):
+            if not f.is_file():
+                continue
+            real = f.resolve()
+            if any(d in real.parents for d in dp_weights) and "adapter" in real.parts:
+                continue
+            scanned += 1
+            assert b"Zorblax" not in real.read_bytes(), f"canary leaked into {f}"
+    assert scanned > 20
