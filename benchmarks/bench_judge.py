@@ -12,7 +12,8 @@ and the generation proxy of each privacy setting are trained once): bt and gfrie
 pairs come from a non-DP generation proxy). Held-out pairs are built like the reward pairs
 (truth > DP-proxy answer > base answer, :func:`build_pairs`) from the task's TEST split with
 the DP run's generation proxy, the same pairs for all four. Reported per model: pairwise
-accuracy (``prefer(q, chosen, rejected) > 0.5``; GFRIEND asks both A/B orders), pointwise
+accuracy (``prefer(q, chosen, rejected) > 0.5``; GFRIEND asks both A/B orders) with the mean
+``|prefer - 0.5|`` (how decided the model is: near 0, an accuracy is a coin toss), pointwise
 accuracy (``score(chosen) > score(rejected)``, what filtering uses), and the reward steps'
 training time (seconds, from stage_log.jsonl). Ties count one half.
 """
@@ -116,6 +117,7 @@ def evaluate(scorer, pairs) -> dict:
     rejected = scorer.score([q for q, _, _ in pairs], [r for _, _, r in pairs])
     scorer.close()
     return {"pairwise_accuracy": accuracy([p - 0.5 for p in prefer]),
+            "mean_margin": round(sum(abs(p - 0.5) for p in prefer) / len(prefer), 4) if prefer else None,
             "pointwise_accuracy": accuracy([c - r for c, r in zip(chosen, rejected)]),
             "judge_seconds": round(time.perf_counter() - t0, 2)}
 
@@ -123,10 +125,11 @@ def evaluate(scorer, pairs) -> dict:
 def table(res: dict) -> str:
     lines = [f"judgement accuracy on {res['pairs']} held-out {res['task']} pairs (test split), epsilon "
              f"{res['epsilon']:g} vs no DP",
-             f"{'model':<9} {'privacy':<9} {'pairwise':>9} {'pointwise':>10} {'train s':>8} {'judge s':>8}"]
+             f"{'model':<9} {'privacy':<9} {'pairwise':>9} {'|p-0.5|':>8} {'pointwise':>10} {'train s':>8} {'judge s':>8}"]
     for v in res["variants"]:
         priv = f"eps={res['epsilon']:g}" if v["dp"] else "no DP"
-        lines.append(f"{v['reward']:<9} {priv:<9} {v['pairwise_accuracy']:>9.3f} {v['pointwise_accuracy']:>10.3f} "
+        lines.append(f"{v['reward']:<9} {priv:<9} {v['pairwise_accuracy']:>9.3f} {v['mean_margin']:>8.3f} "
+                     f"{v['pointwise_accuracy']:>10.3f} "
                      f"{v['train_seconds']:>8.1f} {v['judge_seconds']:>8.1f}")
     return "\n".join(lines)
 

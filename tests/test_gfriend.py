@@ -339,3 +339,15 @@ def test_gfriend_smoke_run_composes_every_dp_step_in_one_ledger(run_pipeline, tm
             scanned += 1
             assert b"Zorblax" not in real.read_bytes(), f"canary leaked into {f}"
     assert scanned > 20
+
+
+def test_public_judgements_take_the_sft_out_of_the_ledger(run_pipeline):
+    """reward.judgements=public: the SFT sees public pairs only (no DP component, nothing spent);
+    the M-DPO on the private pairs is the judge's one DP component."""
+    _, run_dir = run_pipeline(SMOKE + ["reward=gfriend", "reward.judgements=public", "reward.public_records=16",
+                                       "stop_after=judge_dpo"], name="gfriend-public")
+    privacy = read_json(run_dir / "privacy.json")
+    assert set(privacy["components"]) == {"gen_proxy", "judge_dpo"}
+    assert privacy["formal_guarantee"] is True and privacy["total"]["epsilon"] <= 8.0
+    assert read_json(run_dir / "stages" / "judge_sft" / "component.json")["dp"] is False
+    assert (run_dir / "stages" / "judge_dpo" / "adapter" / "adapter_config.json").exists()
