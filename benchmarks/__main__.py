@@ -3,6 +3,7 @@
     python -m benchmarks                       # each benchmark's SMALL_ARGS (dp_step: reference model, 5 steps;
                                                # run and sweep: experiment=smoke)
     python -m benchmarks --only dp_step        # one of them (repeatable, or comma-separated)
+    python -m benchmarks --only judge          # reward models: bt vs gfriend judgement accuracy (bench_judge)
     python -m benchmarks --full                # every benchmark with its own defaults (full settings: long)
     python -m benchmarks --only run -- --args trainer.num_threads=2   # after --: passed to each benchmark
     python -m benchmarks --list

@@ -179,6 +179,67 @@ class EvalConfig:
 
 
 
+# --- reward model (conf/reward/): bt | gfriend ------------------------------------------------
+@dataclass
+class JudgeTrainConfig:
+    epochs: int = 3
+    batch_size: int = 16  # expected logical batch of RECORDS (Poisson rate = batch_size / N)
+    physical_batch_size: int = 16
+
+
+@dataclass
+class RewardConfig:
+    """The reward model of RewardDS. ``bt``: the Bradley-Terry scalar proxy (trained with
+    ``reward_proxy.*``). ``gfriend``: a generative judge (method.md section 4): SFT on judgements,
+    preference refinement, multi-level weighted DPO; each training step on private pairs is DP-SGD."""
+
+    name: str = "bt"  # bt | gfriend
+    judgements: str = "bootstrap"  # SFT judgements: bootstrap (own samples with the right verdict, private pairs, DP) | public
+    public_records: int = 64  # judgements=public: public records whose pairs the SFT trains on
+    bootstrap_samples: int = 2  # judgements sampled per request when writing SFT judgements
+    template_fallback: bool = True  # no sample with the right verdict: the template judgement is used
+    pointwise: bool = True  # also judge single answers (verdict good | bad): the score filtering uses
+    samples: int = 4  # preference refinement: sampled judgements per request
+    include_template: bool = True  # the template judgement joins the sampled ones (a right verdict exists)
+    temperature: float = 1.0
+    top_p: float = 0.9
+    tau: float = 10.0  # s = exp(-PPL / tau)
+    threshold: float = 0.5  # strong vs weak accept / reject
+    weight_a: float = 1.0  # w = log(1 + exp(a * gap))
+    beta: float = 0.1  # DPO temperature
+    max_pairs: int = 16  # DPO pairs per record at most
+    cot_max_new_tokens: int = 32  # the judge's reasoning
+    answer_words: int = 48  # each answer is shortened to this many words in a judge prompt
+    max_length: int = 256  # judge sequence length (prompt + judgement)
+    sft: JudgeTrainConfig = field(default_factory=JudgeTrainConfig)
+    dpo: JudgeTrainConfig = field(default_factory=JudgeTrainConfig)
+
+
+_REWARD_CHOICES = {"reward.name": ("bt", "gfriend"), "reward.judgements": ("bootstrap", "public")}
+_REWARD_RANGES = {
+    **dict.fromkeys(("reward.public_records", "reward.bootstrap_samples", "reward.samples", "reward.tau",
+                     "reward.beta", "reward.max_pairs", "reward.cot_max_new_tokens", "reward.answer_words",
+                     "reward.max_length", "reward.sft.batch_size", "reward.sft.physical_batch_size",
+                     "reward.dpo.batch_size", "reward.dpo.physical_batch_size"), "(0, inf)"),
+    **dict.fromkeys(("reward.sft.epochs", "reward.dpo.epochs", "reward.temperature", "reward.weight_a"), "[0, inf)"),
+    **dict.fromkeys(("reward.top_p", "reward.threshold"), "(0, 1]"),
+}
+
+
+def validate_reward(cfg: DictConfig) -> None:
+    """The ``reward`` group's keys: choices, ranges, and what GFRIEND cannot be combined with."""
+    for key, allowed in _REWARD_CHOICES.items():
+        if _get(cfg, key) not in allowed:
+            raise ConfigError(key, f"got {_get(cfg, key)!r}, expected one of {', '.join(allowed)}")
+    for key, interval in _REWARD_RANGES.items():
+        v = _get(cfg, key)
+        if not _in_interval(v, interval):
+            raise ConfigError(key, f"must be {_describe(interval)}, got {v}")
+    if cfg.reward.name == "gfriend" and cfg.privacy.nondp_proxy_pairs:
+        raise ConfigError("privacy.nondp_proxy_pairs", "reward=gfriend builds its pairs from the DP proxy only")
+# --- end of the reward model block ------------------------------------------------------------
+
+
 @dataclass
 class SamplerConfig:
     backend: str = "hf"  # hf | vllm
@@ -244,6 +305,7 @@ class RunConfig:
     refine: RefineConfig = field(default_factory=RefineConfig)
     target: TargetTrainConfig = field(default_factory=TargetTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
@@ -360,6 +422,7 @@ def validate(cfg: DictConfig) -> None:
             "a non-private proxy trained on the private records voids the reward proxy's guarantee; "
             "only privacy.mode=paper allows it",
         )
+    validate_reward(cfg)
     recipe = build_recipe(cfg)  # refuses an unknown method or a method.* key its schema does not have
     recipe.resolve_stop(cfg.stop_after)
     components = [s.dp.component for s in recipe.dp_steps()]

@@ -56,46 +56,51 @@ def select(scored: list[dict], alpha: float, keep_ratio: float) -> list[dict]:
 
 
 class Scorer:
-    """Reward proxy + generation-proxy perplexity for (question, answer) pairs."""
+    """Reward (any :class:`rewardds.reward.RewardScorer`) + generation-proxy perplexity of
+    (question, answer) pairs."""
 
-    def __init__(self, ctx: Context, base: Path, reward_adapter: Path, lm_adapter: Path, dtype: str, max_length: int,
+    def __init__(self, ctx: Context, reward, base: Path, lm_adapter: Path, dtype: str, max_length: int,
                  answer_tokens: int):
         from peft import PeftModel
-        from transformers import AutoModelForSequenceClassification
 
-        from rewardds.models.loading import load_causal_lm, load_tokenizer, torch_dtype
+        from rewardds.models.loading import load_causal_lm, load_tokenizer
 
         self.task = ctx.task
+        self.reward = reward
         self.max_length, self.answer_tokens = max_length, answer_tokens
         self.tok = load_tokenizer(base)
-        rm = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1, dtype=torch_dtype(dtype))
-        rm.config.pad_token_id = self.tok.pad_token_id
-        self.reward_model = PeftModel.from_pretrained(rm.to(ctx.device), str(reward_adapter)).eval()
         lm = load_causal_lm(base, dtype).to(ctx.device)
         self.lm = PeftModel.from_pretrained(lm, str(lm_adapter)).eval()
 
     @classmethod
     def from_step(cls, ctx: Context, p: dict, ins: dict) -> "Scorer":
-        """params: lm (dtype, max_length), answer_tokens; inputs: base, reward_proxy, gen_proxy."""
-        return cls(ctx, ins["base"], ins["reward_proxy"] / "adapter", ins["gen_proxy"] / "adapter", p["lm"]["dtype"],
+        """params: lm (dtype, max_length), answer_tokens, reward (GFRIEND only); inputs: base, reward_proxy,
+        gen_proxy."""
+        from rewardds.reward import build_scorer
+
+        return cls(ctx, build_scorer(ctx, p, ins), ins["base"], ins["gen_proxy"] / "adapter", p["lm"]["dtype"],
                    p["lm"]["max_length"], p["answer_tokens"])
 
     @torch.no_grad()
     def __call__(self, questions: list[str], answers: list[str]) -> tuple[list[float], list[float]]:
         from rewardds.eval.metrics import per_example_nll
-        from rewardds.training.reward import score_texts
 
-        rewards = score_texts(self.reward_model, self.tok, self.task, questions, answers, self.max_length)
+        rewards = self.reward.score(questions, answers)
         prompts = [chat.render_prompt(self.tok, self.task, q) for q in questions]
         nll = per_example_nll(self.lm, self.tok, prompts, answers, max_length=self.max_length + self.answer_tokens)
         return rewards, [math.exp(min(x, 50.0)) for x in nll]
+
+    def close(self) -> None:
+        self.reward.close()
 
 
 def _scores(ctx: Context, step, ins: dict, out: Path) -> dict:
     rows = list(read_jsonl(ins["candidates"] / "candidates.jsonl"))
     qs = [r["question"] for r in rows for _ in r["candidates"]]
     ans = [a for r in rows for a in r["candidates"]]
-    rewards, ppls = Scorer.from_step(ctx, step.params, ins)(qs, ans)
+    scorer = Scorer.from_step(ctx, step.params, ins)
+    rewards, ppls = scorer(qs, ans)
+    scorer.close()
     i = 0
     for r in rows:
         m = len(r["candidates"])

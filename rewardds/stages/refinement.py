@@ -59,6 +59,7 @@ def _refine(ctx: Context, step, ins: dict, out: Path) -> dict:
         new_items.append({"id": f"{it['id']}-r{rnd}", "question": it["question"], "chosen": texts[c],
                           "rejected": texts[r], "reward": rewards[c], "rejected_reward": rewards[r], "ppl": ppls[c],
                           "fused": float(s[c]), "round": rnd})
+    scorer.close()
     ok = admit([x["reward"] for x in new_items], [x["reward"] for x in pool], rc.ratio) if new_items else []
     added = [x for x, keep in zip(new_items, ok) if keep]
     write_jsonl(out / "pool.jsonl", pool + added)
