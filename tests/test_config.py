@@ -19,7 +19,7 @@ register()
 
 
 def groups():
-    for group in ("task", "model", "dp", "filter", "method", "sampler", "trainer", "logger", "audit", "experiment"):
+    for group in ("task", "model", "dp", "filter", "method", "sampler", "trainer", "logger", "audit", "reward", "experiment"):
         for f in sorted((CONF / group).glob("*.yaml")):
             yield group, f.stem
 
