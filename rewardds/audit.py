@@ -456,6 +456,40 @@ def candidate_nll_sums(model, tok, prompt: str, answers: list[str], batch_size: 
     return out
 
 
+def canary_candidates(canary: Canary, index: int, num_references: int, digits: int, seed: int) -> list[str]:
+    """The canary's true answer first, then its ``num_references`` reference answers (never trained on)."""
+    return [canary_answer(x) for x in [canary.secret] + reference_secrets(canary, num_references, digits, seed, index)]
+
+
+def canary_nll_table(model, tok, task: str, canaries: list[Canary], num_references: int, digits: int, seed: int,
+                     max_length: int) -> np.ndarray:
+    """Row i: [true secret, R references] summed NLL (log-perplexity of the whole answer: the secrets'
+    token counts may differ) of canary i's answers after its question's chat prompt. The first row is
+    checked against the shared per_example_nll (the cached scorer must agree with it)."""
+    from rewardds import chat
+
+    table = np.zeros((len(canaries), num_references + 1))
+    for i, c in enumerate(canaries):
+        prompt = chat.render_prompt(tok, task, c.question(task))
+        answers = canary_candidates(c, i, num_references, digits, seed)
+        table[i] = candidate_nll_sums(model, tok, prompt, answers)
+        if i == 0:
+            k = min(8, len(answers))
+            ref = _nll(model, tok, [prompt] * k, answers[:k], max_length) * _answer_tokens(tok, answers[:k])
+            if not np.allclose(ref, table[i, :k], rtol=1e-3, atol=1e-3):
+                raise RuntimeError(f"cached canary scoring disagrees with per_example_nll: "
+                                   f"max diff {np.max(np.abs(ref - table[i, :k])):.3g}")
+    return table
+
+
+def canary_game_auc(table) -> float:
+    """P(a canary's true secret scores lower (better) than one of its references), ties half, averaged
+    over the canaries (rows [true, references...] of NLLs, or of minus rewards); 0.5 is chance."""
+    t = np.asarray(table, dtype=float)
+    r = t.shape[1] - 1
+    return float(np.mean((np.sum(t[:, 1:] > t[:, :1], 1) + 0.5 * np.sum(t[:, 1:] == t[:, :1], 1)) / r))
+
+
 def _training_loss(model, tok, task: str, records: list[Record], max_length: int, loss_on: str,
                    batch_size: int = 16) -> np.ndarray:
     """Each record's loss exactly as training computed it (same encoding and truncation, mean NLL per
@@ -518,7 +552,6 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
 
     The DP plan is made for the records this audit actually trains on.
     """
-    from rewardds import chat
     from rewardds.models.loading import load_causal_lm, load_tokenizer
     from rewardds.privacy.plan import privacy_plan
     from rewardds.stages import base_model
@@ -588,23 +621,12 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
         model.eval()
         max_len = int(acfg.model.proxy.max_length)
         R = int(a.num_references)
-        # log-perplexity of the whole answer (summed NLL of its tokens): the secrets' token counts may differ
-        table = np.zeros((len(canaries), R + 1))
-        for i, c in enumerate(canaries):
-            prompt = chat.render_prompt(tok, task, c.question(task))
-            answers = [canary_answer(x) for x in [c.secret] + reference_secrets(c, R, a.secret_digits, cfg.seed, i)]
-            table[i] = candidate_nll_sums(model, tok, prompt, answers)
-            if i == 0:  # the cached scorer must agree with the shared per_example_nll
-                k = min(8, len(answers))
-                ref = _nll(model, tok, [prompt] * k, answers[:k], max_len) * _answer_tokens(tok, answers[:k])
-                if not np.allclose(ref, table[i, :k], rtol=1e-3, atol=1e-3):
-                    raise RuntimeError(f"cached canary scoring disagrees with per_example_nll: "
-                                       f"max diff {np.max(np.abs(ref - table[i, :k])):.3g}")
+        table = canary_nll_table(model, tok, task, canaries, R, a.secret_digits, cfg.seed, max_len)
         ranks, exps = exposure_table(table)
         null = exposure_null(R, len(canaries), seed=cfg.seed)
         delta = float(ledger.delta)
         bound = canary_eps_lower_bound(pessimistic_ranks(table), R, delta)
-        canary_auc = float(np.mean(np.sum(table[:, 1:] > table[:, :1], 1) + 0.5 * np.sum(table[:, 1:] == table[:, :1], 1)) / R)
+        canary_auc = canary_game_auc(table)
 
         def mia_nll(records):
             return _training_loss(model, tok, task, records, max_len, acfg.gen_proxy.loss_on)
