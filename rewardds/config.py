@@ -230,7 +230,8 @@ class AuditConfig:
     secret_digits: int = 6
     num_references: int = 2000
     mia_members: int = 64
-    epochs: Optional[int] = None  # gen proxy epochs in the audit (DP and non-DP alike); None: gen_proxy.epochs
+    epochs: Optional[int] = None  # proxy epochs in the audit (DP and non-DP alike); None: gen_proxy/reward_proxy.epochs
+    reward_proxy: bool = True  # also train and audit the reward proxy (methods that have one)
 
 
 @dataclass
