@@ -115,8 +115,9 @@ def exposure_summary(nll_table, seed: int) -> dict:
 
 def plant_canaries(data, canaries, repeats: int, seed: int):
     """``data`` with ``repeats`` copies of every canary record added to the private records (at seeded
-    random places; the records keep their order): the private set of an audit run. Their ids are kept in ``extra[PLANTED]`` so the
-    evaluations can tell them apart; ``private_set`` (privacy.json) says it is an audit run."""
+    random places; the records keep their order): the private set of an audit run. Their ids are kept
+    in ``extra[PLANTED]`` so the evaluations can tell them apart; ``private_set`` (privacy.json) says
+    it is an audit run."""
     from rewardds import audit
 
     added = audit.canary_records(canaries, repeats, data.task)
