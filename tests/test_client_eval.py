@@ -52,6 +52,15 @@ def test_bad_keys_are_refused_by_name():
             validate(compose_cfg(SMOKE + overrides, Path("/nonexistent"), None))
 
 
+def test_released_metrics_drop_the_client_side_evaluations():
+    from rewardds.release import released_metrics
+
+    metrics = {"method": "m", "eval": {"target": {"rougeL": 0.3}}, "synthetic_eval": {"ifd": {"ifd_mean": 0.9}},
+               "client_eval": {"similarity": {"mauve": 0.5}}, "stages": {}, "wall_time_s": 1.0}
+    out = released_metrics(metrics, set())
+    assert "client_eval" not in out and out["synthetic_eval"] == metrics["synthetic_eval"] and out["eval"]
+
+
 @pytest.fixture(scope="module")
 def audit_run(tmp_path_factory, shared_cache):
     """A strict DP run (dp_instruct) with every evaluation on and 4 canaries planted."""
@@ -59,10 +68,12 @@ def audit_run(tmp_path_factory, shared_cache):
     from tests.conftest import compose_cfg
 
     run_dir = tmp_path_factory.mktemp("client-eval") / "run"
-    cfg = compose_cfg(SMOKE + ["method=dp_instruct", "dp.epsilon=4", *ON, *CANARIES], run_dir, shared_cache)
+    cfg = compose_cfg(SMOKE + ["method=dp_instruct", "dp.epsilon=4", "logger=wandb", *ON, *CANARIES], run_dir,
+                      shared_cache)
     return run(cfg), run_dir, cfg
 
 
+@pytest.mark.slow
 def test_metrics_hold_every_new_number(audit_run):
     metrics, run_dir, _ = audit_run
     assert read_json(run_dir / "metrics.json") == json.loads(json.dumps(metrics))
@@ -85,12 +96,14 @@ def test_metrics_hold_every_new_number(audit_run):
     assert privacy["private_data"]["records"] == 32 + 4  # the plan is for the records trained on
 
 
+@pytest.mark.slow
 def test_strict_dp_run_copies_no_canary_into_the_synthetic_set(audit_run):
     metrics, _, _ = audit_run
     assert metrics["client_eval"]["copies"]["canaries"] == {"canaries": 4, "secret_copies": 0, "name_copies": 0,
                                                             "texts_with_secret": 0}
 
 
+@pytest.mark.slow
 def test_release_holds_no_client_side_number_and_no_canary(audit_run):
     metrics, run_dir, cfg = audit_run
     released = read_json(run_dir / "release" / "server" / "metrics.json")
@@ -110,3 +123,21 @@ def test_release_holds_no_client_side_number_and_no_canary(audit_run):
             assert not any(n in data for n in needles), f"canary in {f}"
     for name in ("similarity", "synthetic_copies", "canary_exposure_target"):
         assert "summary" not in metrics["stages"][name]  # client steps: no summary in the stage records
+
+
+@pytest.mark.slow
+def test_tracker_gets_server_side_and_canary_numbers_only(audit_run):
+    """W&B leaves the client: IFD and the made-up canaries' figures go there; MAUVE, FID and copies of
+    private records (non-DP statistics of the private data) do not."""
+    from rewardds.wandb_offline import find_offline_runs, read_offline_run
+
+    metrics, run_dir, _ = audit_run
+    (run,) = find_offline_runs(run_dir)
+    summary = read_offline_run(run)["summary"]
+    flat = json.dumps(summary)
+    assert summary["synthetic_eval/ifd/ifd_mean"] == pytest.approx(metrics["synthetic_eval"]["ifd"]["ifd_mean"])
+    exposure = metrics["client_eval"]["canary_exposure"]["target"]["exposure_mean"]
+    assert summary["canary/target/exposure_mean"] == pytest.approx(exposure)
+    assert summary["canary/secret_copies"] == 0
+    for word in ("mauve", "fid", "near_verbatim", "private_copied", "client_eval"):
+        assert word not in flat, word
