@@ -746,7 +746,7 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
 REWARD_STAGE = "audit_reward_proxy"
 
 
-def _load_reward_model(base: Path, dtype: str, adapter: Path, device: str):
+def load_reward_model(base: Path, dtype: str, adapter: Path, device: str):
     """The trained reward proxy (the proxy base with a scalar head and its LoRA adapter), for scoring."""
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification
@@ -797,7 +797,7 @@ def _audit_reward_proxy(ctx, acfg: DictConfig, gen_out: Path, canaries: list[Can
                          extra={"max_grad_norm": rec["max_grad_norm"], "grad_sample_mode": rec["grad_sample_mode"],
                                 "audit": True})
     ctx.ledger.save(ctx.run_dir / "privacy.json")
-    model, tok = _load_reward_model(base, acfg.model.proxy.dtype, out / "adapter", ctx.device)
+    model, tok = load_reward_model(base, acfg.model.proxy.dtype, out / "adapter", ctx.device)
     R = int(a.num_references)
     table = reward_canary_table(model, tok, ctx.task, canaries, R, a.secret_digits, seed,
                                 int(acfg.model.proxy.max_length))

@@ -141,3 +141,15 @@ def test_tracker_gets_server_side_and_canary_numbers_only(audit_run):
     assert summary["canary/secret_copies"] == 0
     for word in ("mauve", "fid", "near_verbatim", "private_copied", "client_eval"):
         assert word not in flat, word
+
+
+@pytest.mark.slow
+def test_rewardds_audit_run_also_measures_the_reward_proxy(run_pipeline):
+    metrics, run_dir = run_pipeline(SMOKE + ["eval.canaries=3", "eval.canary_references=20"], name="rewardds-audit")
+    exposure = metrics["client_eval"]["canary_exposure"]
+    assert set(exposure) == {"gen_proxy", "target", "reward_proxy"}
+    rp = exposure["reward_proxy"]
+    assert rp["label"] == "reward_proxy" and rp["canaries"] == 3 and rp["references"] == 20
+    assert 0.0 <= rp["exposure_mean"] <= rp["max_possible"] and 0.0 <= rp["canary_auc"] <= 1.0
+    assert metrics["client_eval"]["copies"]["canaries"]["secret_copies"] == 0
+    assert "client_eval" not in read_json(run_dir / "release" / "server" / "metrics.json")

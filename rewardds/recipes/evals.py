@@ -9,7 +9,7 @@ benchmarks/bench_methods.py):
 | ``similarity`` | ``eval.similarity`` | client | MAUVE and FID, private vs synthetic questions (MiniLM) |
 | ``synthetic_ifd`` | ``eval.ifd`` | server | mean IFD of the synthetic pairs under the target base |
 | ``synthetic_copies`` | ``eval.leakage`` or ``eval.canaries`` | client | private records / canary secrets copied into the released synthetic texts |
-| ``canary_exposure_<label>`` | ``eval.canaries`` > 0 | client | exposure of the planted canaries in the DP proxy and the final target |
+| ``canary_exposure_<label>`` | ``eval.canaries`` > 0 | client | exposure of the planted canaries in the DP proxy, the final target and (rewards) the reward proxy |
 | PII reconstruction | (:func:`pii_steps`) | client | wired by the lead (rewardds.eval.pii) |
 
 What a method trained on is read from the recipe itself: the model of the ``target`` evaluation,
@@ -25,7 +25,8 @@ untouched), privacy.json's private_data says so, and metrics.json carries ``audi
 from __future__ import annotations
 
 from rewardds.recipes.step import Recipe, Step
-from rewardds.stages.client_eval import CANARY_EXPOSURE, SIMILARITY, SYNTHETIC_COPIES, SYNTHETIC_IFD
+from rewardds.stages.client_eval import (CANARY_EXPOSURE, CANARY_REWARD_EXPOSURE, SIMILARITY, SYNTHETIC_COPIES,
+                                         SYNTHETIC_IFD)
 
 EXPOSURE_LABELS = ("gen_proxy", "target")  # models whose canary exposure an audit run measures
 CLIENT_ONLY_NOTE = ("CLIENT-ONLY: computed on the client from the private records or the canary secrets; "
@@ -41,8 +42,10 @@ def _report_path(step: Step) -> tuple[str, ...] | None:
         return ("ifd",)
     if kind == SYNTHETIC_COPIES.kind:
         return ("copies",)
-    if kind in (CANARY_EXPOSURE.kind, "pii"):  # per model label
-        return (kind, step.params["label"])
+    if kind in (CANARY_EXPOSURE.kind, CANARY_REWARD_EXPOSURE.kind):  # per model label
+        return ("canary_exposure", step.params["label"])
+    if kind == "pii":
+        return ("pii", step.params["label"])
     return None
 
 
@@ -54,10 +57,12 @@ def pii_steps(cfg, models: dict[str, Step]) -> list[Step]:
     return []
 
 
-def client_evaluations(cfg, models: dict[str, Step], pool: str | None, queries: list[str]) -> list[Step]:
+def client_evaluations(cfg, models: dict[str, Step], pool: str | None, queries: list[str],
+                       reward: Step | None = None) -> list[Step]:
     """The steps ``eval.*`` switches on. ``models``: label -> the model's evaluation step (its base
     and adapter inputs); ``pool``: the step whose pool.jsonl the final target trained on (None: no
-    synthetic set); ``queries``: steps whose queries.jsonl is released."""
+    synthetic set); ``queries``: steps whose queries.jsonl is released; ``reward``: the method's
+    reward proxy step (audited on its rewards in an audit run), if any."""
     e, task = cfg.eval, cfg.task.name
     steps = []
     if pool is not None and e.similarity:
@@ -83,6 +88,12 @@ def client_evaluations(cfg, models: dict[str, Step], pool: str | None, queries: 
                                   {**_canary_params(cfg), "task": task, "label": label,
                                    "references": e.canary_references, "dtype": ev.params["dtype"],
                                    "max_length": cfg.model.target.max_length}, inputs, side="client"))
+        if reward is not None:
+            steps.append(Step("canary_exposure_reward_proxy", CANARY_REWARD_EXPOSURE,
+                              {**_canary_params(cfg), "task": task, "label": "reward_proxy",
+                               "references": e.canary_references, "dtype": cfg.model.proxy.dtype,
+                               "max_length": cfg.model.proxy.max_length},
+                              {"base": reward.inputs["base"], "reward": reward.name}, side="client"))
     return steps
 
 
@@ -101,7 +112,8 @@ def with_evaluations(cfg, recipe: Recipe) -> Recipe:
     trained = by_name.get(target.inputs.get("adapter")) if target is not None else None
     pool = trained.inputs.get("pool") if trained is not None else None
     queries = [s.name for s in recipe.steps if s.kind == "questions"]
-    extra = client_evaluations(cfg, models, pool, queries) + pii_steps(cfg, models)
+    reward = next((s for s in recipe.steps if s.kind == "reward_model" and "base" in s.inputs), None)
+    extra = client_evaluations(cfg, models, pool, queries, reward) + pii_steps(cfg, models)
     return Recipe(recipe.method, list(recipe.steps) + extra) if extra else recipe
 
 

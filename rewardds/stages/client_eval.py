@@ -11,7 +11,8 @@ Blocks (each writes ``metrics.json``, numbers only; see rewardds/recipes/evals.p
   canary secrets in the released synthetic texts (pool.jsonl, queries.jsonl), counts only
   (:mod:`rewardds.eval.leakage`).
 * ``canary_exposure`` (client): exposure of the planted canaries (audit runs, ``eval.canaries``)
-  in a trained model: true secret vs reference secrets, as the canary audit scores them.
+  in a trained model: true secret vs reference secrets, as the canary audit scores them;
+  ``canary_reward_exposure`` the same on a reward proxy's rewards.
 
 Client blocks read the private records and the canary secrets; nothing they write holds text.
 """
@@ -126,7 +127,22 @@ def _canary_exposure(ctx: Context, step, ins: dict, out: Path) -> dict:
     return _finish(out, {"label": p["label"], **exposure_summary(table, p["seed"])})
 
 
+def _canary_reward_exposure(ctx: Context, step, ins: dict, out: Path) -> dict:
+    """params: as canary_exposure; inputs: base (the reward proxy's base), reward (a reward_model step).
+    The canaries' exposure in the reward proxy's rewards: true secret's answer vs the references'."""
+    from rewardds.audit import load_reward_model, make_canaries, reward_canary_table
+    from rewardds.eval.leakage import exposure_summary
+
+    p = step.params
+    model, tok = load_reward_model(ins["base"], p["dtype"], ins["reward"] / "adapter", ctx.device)
+    canaries = make_canaries(p["num"], p["digits"], p["seed"])
+    table = reward_canary_table(model, tok, ctx.task, canaries, p["references"], p["digits"], p["seed"],
+                                p["max_length"])
+    return _finish(out, {"label": p["label"], **exposure_summary(table, p["seed"])})
+
+
 SIMILARITY = Block("client_similarity", _similarity)
 SYNTHETIC_IFD = Block("synthetic_ifd", _synthetic_ifd)
 SYNTHETIC_COPIES = Block("synthetic_copies", _synthetic_copies)
 CANARY_EXPOSURE = Block("canary_exposure", _canary_exposure)
+CANARY_REWARD_EXPOSURE = Block("canary_reward_exposure", _canary_reward_exposure)
