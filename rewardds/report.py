@@ -45,7 +45,15 @@ Contract with the pipeline: files in each job folder
                             "ci95": {"rougeL": [lo, hi], ...}},    # bootstrap over items
               "base":      {...},          # the un-fine-tuned model, same keys
               "gen_proxy": {...}},
-     "stages": {...}, ...}
+     "stages": {"<step>": {"summary": {"in": .., "kept": .., "dropped": .., "<reason>": ..}}, ...},
+     "synthetic_eval": {"ifd": {"ifd_mean": ..}},          # optional, eval.ifd
+     "client_eval": {"similarity": {"mauve": .., "fid": ..},  # optional, client-only numbers
+                     "copies": {"private": {"near_verbatim": ..}, "canaries": {"secret_copies": ..}},
+                     "canary_exposure": {"target": {"exposure_mean": .., "canary_auc": ..}},
+                     "pii": {"<label>": {"success_rate": .., "lift": ..}}}, ...}
+
+    The optional keys feed the "Leakage and data quality" table and the "Filters" table (steps whose
+    summary has ``kept``); PII is also read from ``eval.<label>.pii``.
 
 ``privacy.json``::
 
