@@ -493,6 +493,21 @@ def canary_game_auc(table) -> float:
     return float(np.mean((np.sum(t[:, 1:] > t[:, :1], 1) + 0.5 * np.sum(t[:, 1:] == t[:, :1], 1)) / r))
 
 
+def exposure_summary(nll_table, seed: int) -> dict:
+    """Exposure figures of a canary table (row i: [true secret NLL, R reference NLLs]), as this
+    audit reports them: mean / median / max exposure with the chance level,
+    the share of canaries whose secret ranks first, and the canary game AUC (0.5: chance)."""
+    t = np.asarray(nll_table, dtype=float)
+    refs = t.shape[1] - 1
+    ranks, exps = exposure_table(t)
+    null = exposure_null(refs, len(t), seed=seed)
+    return {"canaries": int(len(t)), "references": int(refs), "exposure_mean": float(exps.mean()),
+            "exposure_median": float(np.median(exps)), "exposure_max": float(exps.max()),
+            "max_possible": float(np.log2(refs + 1)), "chance_mean": exposure_chance(refs),
+            "chance_mean_q95": null["mean_q95"], "rank1_fraction": float(np.mean(ranks == 1)),
+            "canary_auc": canary_game_auc(t)}
+
+
 def _training_loss(model, tok, task: str, records: list[Record], max_length: int, loss_on: str,
                    batch_size: int = 16) -> np.ndarray:
     """Each record's loss exactly as training computed it (same encoding and truncation, mean NLL per
@@ -777,7 +792,6 @@ def _audit_reward_proxy(ctx, acfg: DictConfig, gen_out: Path, canaries: list[Can
     """Train the method's reward proxy on the audit's records (pairs from the audited generation proxy,
     DP-SGD at its planned share) and measure the canaries' exposure in its rewards. None when the
     method has no DP-planned reward proxy."""
-    from rewardds.eval.leakage import exposure_summary
     from rewardds.recipes import build_recipe
     from rewardds.stages.gen_proxy import dp_key
 

@@ -38,10 +38,10 @@ def test_secret_copies_counts_whole_secrets_and_names():
 
 def test_exposure_summary_of_a_memorised_and_an_unmemorised_table():
     leaky = np.array([[0.1, 5, 6, 7], [0.2, 3, 4, 9]])  # the true secrets have the lowest NLL
-    s = leakage.exposure_summary(leaky, seed=0)
+    s = audit.exposure_summary(leaky, seed=0)
     assert s["exposure_mean"] == pytest.approx(2.0) and s["rank1_fraction"] == 1.0 and s["canary_auc"] == 1.0
     assert s["max_possible"] == pytest.approx(2.0) and s["references"] == 3 and s["canaries"] == 2
-    blind = leakage.exposure_summary(np.array([[9.0, 1, 2, 3], [9.0, 1, 2, 3]]), seed=0)
+    blind = audit.exposure_summary(np.array([[9.0, 1, 2, 3], [9.0, 1, 2, 3]]), seed=0)
     assert blind["exposure_mean"] == pytest.approx(0.0) and blind["canary_auc"] == 0.0
     assert blind["chance_mean"] == pytest.approx(audit.exposure_chance(3))
 

@@ -6,9 +6,9 @@ Two questions about what a method released (method.md, KnowledgeSG's evaluations
   a run of ``n`` consecutive words (a word n-gram) with one private record (near-verbatim), or hold
   a whole private text (verbatim). :func:`secret_copies` counts planted canaries whose secret (or
   made-up name) appears in the synthetic texts.
-* Did the final model memorise the canaries? :func:`exposure_summary` turns a table of canary
-  NLLs (true secret vs reference secrets, :func:`rewardds.audit.canary_nll_table`) into the
-  exposure figures of the canary audit.
+* Did the final model memorise the canaries? :func:`rewardds.audit.exposure_summary` turns a
+  table of canary NLLs (true secret vs reference secrets, :func:`rewardds.audit.canary_nll_table`)
+  into the exposure figures of the canary audit.
 
 Only counts and rates leave these functions, never the text that matched. Counts about private
 records are non-DP statistics of the private data: the pipeline keeps them in the client-only
@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 
-__all__ = ["copy_counts", "exposure_summary", "plant_canaries", "planted_ids", "secret_copies", "words"]
+__all__ = ["copy_counts", "plant_canaries", "planted_ids", "secret_copies", "words"]
 
 PLANTED = "planted_canaries"  # TaskData.extra key: ids of the canary records an audit run added
 
@@ -94,23 +94,6 @@ def secret_copies(synthetic: list[str], canaries) -> dict:
         texts_with_secret += hit
     return {"canaries": len(canaries), "secret_copies": len(found_secret), "name_copies": len(found_name),
             "texts_with_secret": texts_with_secret}
-
-
-def exposure_summary(nll_table, seed: int) -> dict:
-    """Exposure figures of a canary table (row i: [true secret NLL, R reference NLLs]), as the canary
-    audit reports them (:mod:`rewardds.audit`): mean / median / max exposure with the chance level,
-    the share of canaries whose secret ranks first, and the canary game AUC (0.5: chance)."""
-    from rewardds import audit
-
-    t = np.asarray(nll_table, dtype=float)
-    refs = t.shape[1] - 1
-    ranks, exps = audit.exposure_table(t)
-    null = audit.exposure_null(refs, len(t), seed=seed)
-    return {"canaries": int(len(t)), "references": int(refs), "exposure_mean": float(exps.mean()),
-            "exposure_median": float(np.median(exps)), "exposure_max": float(exps.max()),
-            "max_possible": float(np.log2(refs + 1)), "chance_mean": audit.exposure_chance(refs),
-            "chance_mean_q95": null["mean_q95"], "rank1_fraction": float(np.mean(ranks == 1)),
-            "canary_auc": audit.canary_game_auc(t)}
 
 
 def plant_canaries(data, canaries, repeats: int, seed: int):

@@ -114,8 +114,7 @@ def _synthetic_copies(ctx: Context, step, ins: dict, out: Path) -> dict:
 
 def _canary_exposure(ctx: Context, step, ins: dict, out: Path) -> dict:
     """params: task, label, num, digits, references, seed, dtype, max_length; inputs: base, adapter (optional)."""
-    from rewardds.audit import canary_nll_table, make_canaries
-    from rewardds.eval.leakage import exposure_summary
+    from rewardds.audit import canary_nll_table, exposure_summary, make_canaries
     from rewardds.models.loading import load_causal_lm, load_tokenizer
 
     p = step.params
@@ -130,8 +129,7 @@ def _canary_exposure(ctx: Context, step, ins: dict, out: Path) -> dict:
 def _canary_reward_exposure(ctx: Context, step, ins: dict, out: Path) -> dict:
     """params: as canary_exposure; inputs: base (the reward proxy's base), reward (a reward_model step).
     The canaries' exposure in the reward proxy's rewards: true secret's answer vs the references'."""
-    from rewardds.audit import load_reward_model, make_canaries, reward_canary_table
-    from rewardds.eval.leakage import exposure_summary
+    from rewardds.audit import exposure_summary, load_reward_model, make_canaries, reward_canary_table
 
     p = step.params
     model, tok = load_reward_model(ins["base"], p["dtype"], ins["reward"] / "adapter", ctx.device)
