@@ -73,7 +73,6 @@ def audit_run(tmp_path_factory, shared_cache):
     return run(cfg), run_dir, cfg
 
 
-@pytest.mark.slow
 def test_metrics_hold_every_new_number(audit_run):
     metrics, run_dir, _ = audit_run
     assert read_json(run_dir / "metrics.json") == json.loads(json.dumps(metrics))
@@ -96,14 +95,12 @@ def test_metrics_hold_every_new_number(audit_run):
     assert privacy["private_data"]["records"] == 32 + 4  # the plan is for the records trained on
 
 
-@pytest.mark.slow
 def test_strict_dp_run_copies_no_canary_into_the_synthetic_set(audit_run):
     metrics, _, _ = audit_run
     assert metrics["client_eval"]["copies"]["canaries"] == {"canaries": 4, "secret_copies": 0, "name_copies": 0,
                                                             "texts_with_secret": 0}
 
 
-@pytest.mark.slow
 def test_release_holds_no_client_side_number_and_no_canary(audit_run):
     metrics, run_dir, cfg = audit_run
     released = read_json(run_dir / "release" / "server" / "metrics.json")
@@ -125,7 +122,6 @@ def test_release_holds_no_client_side_number_and_no_canary(audit_run):
         assert "summary" not in metrics["stages"][name]  # client steps: no summary in the stage records
 
 
-@pytest.mark.slow
 def test_tracker_gets_server_side_and_canary_numbers_only(audit_run):
     """W&B leaves the client: IFD and the made-up canaries' figures go there; MAUVE, FID and copies of
     private records (non-DP statistics of the private data) do not."""
@@ -143,7 +139,6 @@ def test_tracker_gets_server_side_and_canary_numbers_only(audit_run):
         assert word not in flat, word
 
 
-@pytest.mark.slow
 def test_rewardds_audit_run_also_measures_the_reward_proxy(run_pipeline):
     metrics, run_dir = run_pipeline(SMOKE + ["eval.canaries=3", "eval.canary_references=20"], name="rewardds-audit")
     exposure = metrics["client_eval"]["canary_exposure"]
