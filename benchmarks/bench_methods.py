@@ -4,6 +4,7 @@
     python -m benchmarks.bench_methods --quick    # the same with experiment=smoke
     python -m benchmarks.bench_methods --methods rewardds,icl --json
     python -m benchmarks.bench_methods --methods all     # also knowledgesg and pe
+    python -m benchmarks.bench_methods --canaries 0 --no-evals   # utility only, as before issue 13
 
 Run 1: ``python run.py method=rewardds`` with a fresh cache (the reference).
 Run 2: ``python run.py -m method=<all>`` (one Hydra multirun, jobs in sequence,
@@ -11,7 +12,15 @@ one fresh shared cache: the DP generator of the DP baselines is trained once),
 then ``python -m rewardds.report`` on its sweep folder. Reported: wall time of
 each, the ratio run 2 / run 1 (target: under 4x), peak RSS of each, and the
 report's methods table (ROUGE-L or pass@1 with 95% intervals, synthetic set
-size, epsilon). Both runs are measured in this one invocation, on the same load.
+size, epsilon) and its leakage and data-quality table. Both runs are measured in this one invocation,
+on the same load.
+
+Both runs evaluate leakage and data quality (:data:`EVALS`, rewardds/recipes/evals.py): MAUVE/FID
+against the private questions, the synthetic set's IFD, copies of private records in it, and, with
+``--canaries N`` (default 8), an AUDIT run: N canary records planted in the private data, their
+exposure in the DP proxy and the final target, and their secrets searched in the synthetic set.
+The canaries change the private set (N more records, part of the DP plan): ``--canaries 0`` for
+utility figures of the unmodified data.
 """
 from __future__ import annotations
 
@@ -28,6 +37,8 @@ METHODS = ("rewardds", "non_private", "dp_sgd", "icl", "self_instruct", "self_in
            "dp_instruct_icl")
 TARGET_RATIO = 4.0
 SMALL_ARGS = ["--quick", "--methods", "rewardds,icl,dp_instruct,non_private"]
+EVALS = ["eval.similarity=true", "eval.ifd=true", "eval.leakage=true"]  # the comparison's extra evaluations
+CANARIES = 8
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--args", nargs="+", default=[], metavar="OVERRIDE", help="extra Hydra overrides for every run")
     ap.add_argument("--workdir", default=None, help="keep caches, runs and logs here (default: a temp dir, removed)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--canaries", type=int, default=CANARIES,
+                    help="canary records planted for the end-to-end leakage audit (eval.canaries; 0: none)")
+    ap.add_argument("--no-evals", action="store_true", help="skip MAUVE/FID, IFD and the copy scan (eval.*)")
     return ap
+
+
+def evaluations(a) -> list[str]:
+    """The eval.* overrides of the comparison: leakage and data quality, canaries unless 0."""
+    if a.canaries < 0:
+        raise SystemExit("error: --canaries must be >= 0")
+    return ([] if a.no_evals else list(EVALS)) + ([f"eval.canaries={a.canaries}"] if a.canaries else [])
 
 
 def _measure(args: list[str], log: Path) -> dict:
@@ -70,7 +91,8 @@ def run(argv: list[str] | None = None) -> dict:
         methods = list(REGISTERED)
     else:
         methods = [m for m in a.methods.split(",") if m]
-    common = (["experiment=smoke"] if a.quick else []) + ["task=medical", "dp.epsilon=4"] + list(a.args)
+    common = (["experiment=smoke"] if a.quick else []) + ["task=medical", "dp.epsilon=4"] + evaluations(a)
+    common += list(a.args)
     work = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="bench-methods-"))
     for sub in ("cache-one", "cache-all", "one", "sweep"):
         shutil.rmtree(work / sub, ignore_errors=True)

@@ -1,7 +1,10 @@
-"""Empirical privacy audit of the generation proxy (``audit=canary``).
+"""Empirical privacy audit of the client's proxies (``audit=canary``).
 
-Two attacks on the one model the client trains first, the DP generation proxy
-(the reward proxy is not trained and not audited here):
+Two attacks on the model the client trains first, the DP generation proxy, and
+the canary attack on the reward proxy trained after it on the same records
+(``audit.reward_proxy``, methods with one: a memorised canary makes the reward
+proxy reward its true secret's answer above the reference secrets' answers;
+scored as minus the reward, read like the NLL table below):
 
 * **Canary exposure** (Carlini et al. 2019, "The Secret Sharer"). ``num_canaries``
   made-up records "What is the PIN code of <asker> <random name>?" /
@@ -456,6 +459,55 @@ def candidate_nll_sums(model, tok, prompt: str, answers: list[str], batch_size: 
     return out
 
 
+def canary_candidates(canary: Canary, index: int, num_references: int, digits: int, seed: int) -> list[str]:
+    """The canary's true answer first, then its ``num_references`` reference answers (never trained on)."""
+    return [canary_answer(x) for x in [canary.secret] + reference_secrets(canary, num_references, digits, seed, index)]
+
+
+def canary_nll_table(model, tok, task: str, canaries: list[Canary], num_references: int, digits: int, seed: int,
+                     max_length: int) -> np.ndarray:
+    """Row i: [true secret, R references] summed NLL (log-perplexity of the whole answer: the secrets'
+    token counts may differ) of canary i's answers after its question's chat prompt. The first row is
+    checked against the shared per_example_nll (the cached scorer must agree with it)."""
+    from rewardds import chat
+
+    table = np.zeros((len(canaries), num_references + 1))
+    for i, c in enumerate(canaries):
+        prompt = chat.render_prompt(tok, task, c.question(task))
+        answers = canary_candidates(c, i, num_references, digits, seed)
+        table[i] = candidate_nll_sums(model, tok, prompt, answers)
+        if i == 0:
+            k = min(8, len(answers))
+            ref = _nll(model, tok, [prompt] * k, answers[:k], max_length) * _answer_tokens(tok, answers[:k])
+            if not np.allclose(ref, table[i, :k], rtol=1e-3, atol=1e-3):
+                raise RuntimeError(f"cached canary scoring disagrees with per_example_nll: "
+                                   f"max diff {np.max(np.abs(ref - table[i, :k])):.3g}")
+    return table
+
+
+def canary_game_auc(table) -> float:
+    """P(a canary's true secret scores lower (better) than one of its references), ties half, averaged
+    over the canaries (rows [true, references...] of NLLs, or of minus rewards); 0.5 is chance."""
+    t = np.asarray(table, dtype=float)
+    r = t.shape[1] - 1
+    return float(np.mean((np.sum(t[:, 1:] > t[:, :1], 1) + 0.5 * np.sum(t[:, 1:] == t[:, :1], 1)) / r))
+
+
+def exposure_summary(nll_table, seed: int) -> dict:
+    """Exposure figures of a canary table (row i: [true secret NLL, R reference NLLs]), as this
+    audit reports them: mean / median / max exposure with the chance level,
+    the share of canaries whose secret ranks first, and the canary game AUC (0.5: chance)."""
+    t = np.asarray(nll_table, dtype=float)
+    refs = t.shape[1] - 1
+    ranks, exps = exposure_table(t)
+    null = exposure_null(refs, len(t), seed=seed)
+    return {"canaries": int(len(t)), "references": int(refs), "exposure_mean": float(exps.mean()),
+            "exposure_median": float(np.median(exps)), "exposure_max": float(exps.max()),
+            "max_possible": float(np.log2(refs + 1)), "chance_mean": exposure_chance(refs),
+            "chance_mean_q95": null["mean_q95"], "rank1_fraction": float(np.mean(ranks == 1)),
+            "canary_auc": canary_game_auc(t)}
+
+
 def _training_loss(model, tok, task: str, records: list[Record], max_length: int, loss_on: str,
                    batch_size: int = 16) -> np.ndarray:
     """Each record's loss exactly as training computed it (same encoding and truncation, mean NLL per
@@ -510,6 +562,7 @@ def _audit_cfg(cfg: DictConfig) -> DictConfig:
     acfg = cfg.copy()
     if cfg.audit.epochs is not None:
         acfg.gen_proxy.epochs = int(cfg.audit.epochs)
+        acfg.reward_proxy.epochs = int(cfg.audit.epochs)
     return acfg
 
 
@@ -518,7 +571,6 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
 
     The DP plan is made for the records this audit actually trains on.
     """
-    from rewardds import chat
     from rewardds.models.loading import load_causal_lm, load_tokenizer
     from rewardds.privacy.plan import privacy_plan
     from rewardds.stages import base_model
@@ -588,32 +640,23 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
         model.eval()
         max_len = int(acfg.model.proxy.max_length)
         R = int(a.num_references)
-        # log-perplexity of the whole answer (summed NLL of its tokens): the secrets' token counts may differ
-        table = np.zeros((len(canaries), R + 1))
-        for i, c in enumerate(canaries):
-            prompt = chat.render_prompt(tok, task, c.question(task))
-            answers = [canary_answer(x) for x in [c.secret] + reference_secrets(c, R, a.secret_digits, cfg.seed, i)]
-            table[i] = candidate_nll_sums(model, tok, prompt, answers)
-            if i == 0:  # the cached scorer must agree with the shared per_example_nll
-                k = min(8, len(answers))
-                ref = _nll(model, tok, [prompt] * k, answers[:k], max_len) * _answer_tokens(tok, answers[:k])
-                if not np.allclose(ref, table[i, :k], rtol=1e-3, atol=1e-3):
-                    raise RuntimeError(f"cached canary scoring disagrees with per_example_nll: "
-                                       f"max diff {np.max(np.abs(ref - table[i, :k])):.3g}")
+        table = canary_nll_table(model, tok, task, canaries, R, a.secret_digits, cfg.seed, max_len)
         ranks, exps = exposure_table(table)
         null = exposure_null(R, len(canaries), seed=cfg.seed)
         delta = float(ledger.delta)
         bound = canary_eps_lower_bound(pessimistic_ranks(table), R, delta)
-        canary_auc = float(np.mean(np.sum(table[:, 1:] > table[:, :1], 1) + 0.5 * np.sum(table[:, 1:] == table[:, :1], 1)) / R)
+        canary_auc = canary_game_auc(table)
 
         def mia_nll(records):
             return _training_loss(model, tok, task, records, max_len, acfg.gen_proxy.loss_on)
 
         m_nll, n_nll = mia_nll(mia_members), mia_nll(nonmembers)
+        del model
         m_ok, n_ok = m_nll[np.isfinite(m_nll)], n_nll[np.isfinite(n_nll)]
         score_s = time.perf_counter() - t_score
-        total = ledger.total()
+        total = ledger.total()  # the generation proxy's alone (the reward proxy is spent below)
         comp = ledger.components().get(name, {})
+        reward = _audit_reward_proxy(ctx, acfg, out, canaries, cfg.seed) if a.reward_proxy else None
         mia = {
             "auc": auc(-m_ok, -n_ok),
             "tpr_at_fpr": {str(f): tpr_at_fpr(-m_ok, -n_ok, f) for f in FPR_LEVELS},
@@ -672,6 +715,7 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
                                 "half, averaged over the canaries; descriptive, no bound"),
             },
             "mia": mia,
+            "reward_proxy": reward,
             "methods": {
                 "mia_score": ("-(training loss of the record): mean NLL per supervised token, same encoding and "
                               "truncation as training (gen_proxy.loss_on, model.proxy.max_length)"),
@@ -687,10 +731,13 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
             "timing_s": {"train": round(train_s, 2), "score": round(score_s, 2),
                          "total": round(time.perf_counter() - t0, 2)},
             "notes": [
-                "only the generation proxy is trained and audited; the reward proxy is not part of the audit",
-                (f"the DP plan is computed for the {n_train} records trained on (members + canary copies); the "
-                 "generation proxy gets its dp.split share of the release budget, so its epsilon is below "
-                 "dp.epsilon; privacy.json records it alone"),
+                ("the reward proxy is trained on the same records (its pairs from the audited generation proxy) "
+                 "and audited by its rewards (reward_proxy)" if reward else
+                 "only the generation proxy is trained and audited (audit.reward_proxy=false, or the method has no "
+                 "reward proxy)"),
+                (f"the DP plan is computed for the {n_train} records trained on (members + canary copies); each "
+                 "proxy gets its dp.split share of the release budget, so its epsilon is below dp.epsilon; "
+                 "privacy.json records the audited proxies alone; theoretical is the generation proxy's"),
                 "canary secrets appear only as SHA-256 hashes (low entropy: not a protection, a habit)",
             ] + (["dp.enabled=false: no formal guarantee (epsilon inf)"] if not acfg.dp.enabled else []),
         }
@@ -698,7 +745,10 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
         write_text(run_dir / "audit.md", _markdown(result))
         # only what the synthetic canaries and the (DP) model give leaves the run directory: the MIA
         # figures are non-DP statistics of private records and stay in the client-only audit.json
-        tracker.summary({"audit": {"exposure_mean": result["exposure"]["mean"], "canary_eps_lb": bound["eps_lb"]}})
+        summary = {"exposure_mean": result["exposure"]["mean"], "canary_eps_lb": bound["eps_lb"]}
+        if reward:
+            summary.update(reward_exposure_mean=reward["exposure_mean"], reward_canary_eps_lb=reward["canary_eps_lb"])
+        tracker.summary({"audit": summary})
         log.info("audit: exposure mean %.2f (chance %.2f), max %.2f of %.2f; canary epsilon lower bound %.2f "
                  "(theoretical %s); membership inference in the client-only %s", result["exposure"]["mean"],
                  result["exposure"]["chance_mean"], result["exposure"]["max"], result["exposure"]["max_possible"],
@@ -706,6 +756,75 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
         return result
     finally:
         tracker.finish()
+
+
+REWARD_STAGE = "audit_reward_proxy"
+
+
+def load_reward_model(base: Path, dtype: str, adapter: Path, device: str):
+    """The trained reward proxy (the proxy base with a scalar head and its LoRA adapter), for scoring."""
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification
+
+    from rewardds.models.loading import load_tokenizer, torch_dtype
+
+    tok = load_tokenizer(base)
+    rm = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1, dtype=torch_dtype(dtype))
+    rm.config.pad_token_id = tok.pad_token_id
+    return PeftModel.from_pretrained(rm.to(device), str(adapter)).eval(), tok
+
+
+def reward_canary_table(model, tok, task: str, canaries: list[Canary], num_references: int, digits: int, seed: int,
+                        max_length: int) -> np.ndarray:
+    """Row i: minus the reward of canary i's [true secret, R references] answers to its question (the
+    same candidates as :func:`canary_nll_table`): lower is "preferred", so the exposure statistics read
+    it like an NLL table. A reward proxy that memorised a canary rewards its true secret most."""
+    from rewardds.training.reward import score_texts
+
+    table = np.zeros((len(canaries), num_references + 1))
+    for i, c in enumerate(canaries):
+        answers = canary_candidates(c, i, num_references, digits, seed)
+        table[i] = -np.asarray(score_texts(model, tok, task, [c.question(task)] * len(answers), answers, max_length))
+    return table
+
+
+def _audit_reward_proxy(ctx, acfg: DictConfig, gen_out: Path, canaries: list[Canary], seed: int) -> dict | None:
+    """Train the method's reward proxy on the audit's records (pairs from the audited generation proxy,
+    DP-SGD at its planned share) and measure the canaries' exposure in its rewards. None when the
+    method has no DP-planned reward proxy."""
+    from rewardds.recipes import build_recipe
+    from rewardds.stages.gen_proxy import dp_key
+
+    step = next((s for s in build_recipe(acfg).steps if s.name == "reward_proxy" and s.dp is not None), None)
+    if step is None:
+        return None
+    name, a = step.dp.component, acfg.audit
+    if acfg.dp.enabled:
+        ctx.ledger.check(name)
+    base = ctx.paths["proxy_base"]
+    key = {"private": ctx.data.fingerprint("private"), "params": dict(step.params), "dp": dp_key(ctx, name)}
+    out = ctx.runner.run(REWARD_STAGE, key, {"base": ctx.digests["proxy"], "gen_proxy": gen_out},
+                         lambda folder: step.block.fn(ctx, step, {"base": base, "gen_proxy": gen_out}, folder))
+    rec = read_json(out / "component.json")
+    if rec.get("dp"):
+        ctx.ledger.spend(name, rec["noise_multiplier"], rec["sample_rate"], rec["steps"],
+                         extra={"max_grad_norm": rec["max_grad_norm"], "grad_sample_mode": rec["grad_sample_mode"],
+                                "audit": True})
+    ctx.ledger.save(ctx.run_dir / "privacy.json")
+    model, tok = load_reward_model(base, acfg.model.proxy.dtype, out / "adapter", ctx.device)
+    R = int(a.num_references)
+    table = reward_canary_table(model, tok, ctx.task, canaries, R, a.secret_digits, seed,
+                                int(acfg.model.proxy.max_length))
+    del model
+    ranks, exps = exposure_table(table)
+    bound = canary_eps_lower_bound(pessimistic_ranks(table), R, float(ctx.ledger.delta))
+    comp = ctx.ledger.components().get(name, {})
+    return {**exposure_summary(table, seed), "canary_eps_lb": bound["eps_lb"],
+            "epsilon": comp.get("epsilon") if acfg.dp.enabled else float("inf"),
+            "steps": rec.get("steps"), "cache_hit": ctx.runner.records[-1]["cache_hit"],
+            "per_canary": [{"id": c.id, "secret_sha256": c.secret_hash, "rank": int(r), "exposure": float(e)}
+                           for c, r, e in zip(canaries, ranks, exps)],
+            "score": "minus the reward proxy's reward of each candidate answer (the true secret's vs the references')"}
 
 
 def _fmt(v, nd: int = 3) -> str:
@@ -734,8 +853,19 @@ def _markdown(r: dict) -> str:
          f"{c['train_records']} / {c['canaries']} x {c['canary_repeats']} / {c['mia_members']} / {c['mia_nonmembers']}"),
         ("training epochs / steps", f"{r['training']['epochs']} / {r['training']['steps']}"),
     ]
-    lines = [f"> {CLIENT_ONLY_NOTE}", "", "# Privacy audit of the generation proxy", "",
-             "Only the generation proxy is trained and audited (the reward proxy is not).", "",
+    rp = r.get("reward_proxy")
+    if rp:
+        rows += [
+            ("reward proxy: theoretical epsilon", _fmt(rp["epsilon"])),
+            ("reward proxy: exposure mean (chance)", f"{_fmt(rp['exposure_mean'], 2)} ({_fmt(rp['chance_mean'], 2)})"),
+            ("reward proxy: canaries ranked first", f"{rp['rank1_fraction']:.2f}"),
+            (f"reward proxy: epsilon lower bound from canaries ({1 - ALPHA:.0%} confidence)",
+             _fmt(rp["canary_eps_lb"], 2)),
+        ]
+    title = "generation and reward proxies" if rp else "generation proxy"
+    scope = ("Both proxies are trained on the same records and audited (the reward proxy by its rewards of the "
+             "canaries' answers)." if rp else "Only the generation proxy is trained and audited.")
+    lines = [f"> {CLIENT_ONLY_NOTE}", "", f"# Privacy audit of the {title}", "", scope, "",
              "| quantity | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from rewardds.errors import ConfigError
 from rewardds.recipes import build_recipe
+from rewardds.recipes.evals import with_evaluations
 
 
 @dataclass
@@ -175,6 +176,16 @@ class EvalConfig:
     code_samples: int = 1  # samples per code task for pass@k (1 = greedy)
     code_timeout: float = 5.0
     judge: Optional[str] = None  # local model folder of a pairwise judge
+    # synthetic-set and leakage evaluations (rewardds/recipes/evals.py); all off by default
+    similarity: bool = False  # MAUVE and FID, private vs synthetic questions (client-only numbers)
+    similarity_max_records: Optional[int] = 1000  # seeded subsample of each side; None: all
+    ifd: bool = False  # mean IFD of the synthetic set under the target base model (server-side)
+    leakage: bool = False  # verbatim / near-verbatim copies of private records in the synthetic set (client-only)
+    copy_ngram: int = 12  # near-verbatim: a run of this many consecutive words shared with one private record
+    canaries: int = 0  # > 0: AUDIT RUN, plant this many canary records in the private data; exposure + copies
+    canary_repeats: int = 1  # copies of each canary record
+    canary_digits: int = 6  # length of a canary's secret
+    canary_references: int = 200  # reference secrets per canary (exposure up to log2(R + 1))
 
 
 
@@ -281,7 +292,8 @@ class AuditConfig:
     secret_digits: int = 6
     num_references: int = 2000
     mia_members: int = 64
-    epochs: Optional[int] = None  # gen proxy epochs in the audit (DP and non-DP alike); None: gen_proxy.epochs
+    epochs: Optional[int] = None  # proxy epochs in the audit (DP and non-DP alike); None: gen_proxy/reward_proxy.epochs
+    reward_proxy: bool = True  # also train and audit the reward proxy (methods that have one)
 
 
 @dataclass
@@ -353,6 +365,7 @@ _RANGES = {
         "model.tiny.num_heads", "model.tiny.intermediate_size", "model.tiny.max_position",
         "model.tiny.pretrain_batch_size", "model.tiny.pretrain_lr", "model.lora.r", "model.lora.alpha",
         "target.batch_size", "eval.max_new_tokens", "eval.code_samples", "eval.code_timeout", "eval.pass_k",
+        "eval.similarity_max_records", "eval.copy_ngram", "eval.canary_repeats", "eval.canary_references",
         "sampler.batch_size", "sampler.tensor_parallel_size", "sampler.max_model_len", "sampler.max_lora_rank",
         "trainer.num_threads", "trainer.log_every_n_steps",
     ), _POSITIVE),
@@ -361,6 +374,7 @@ _RANGES = {
         "dp.noise_multiplier", "task.data.max_train", "task.data.max_test", "task.data.max_public", "eval.max_test",
         "refine.ratio", "synthesis.query_temperature", "synthesis.answer_temperature", "refine.temperature",
         "privacy.public_examples", "model.tiny.pretrain_steps", "sampler.swap_space", "logger.log_samples",
+        "eval.canaries",
     ), _NON_NEGATIVE),
     **dict.fromkeys(("filter.keep_ratio", "synthesis.query_top_p", "synthesis.answer_top_p", "refine.top_p",
                      "sampler.gpu_memory_utilization"), "(0, 1]"),
@@ -413,6 +427,7 @@ def validate(cfg: DictConfig) -> None:
     if cfg.task.name == "code" and top_k > cfg.eval.code_samples:  # pass@k is computed for code only
         raise ConfigError("eval.pass_k", f"pass@{top_k} needs eval.code_samples >= {top_k}, "
                           f"got {cfg.eval.code_samples}")
+    _check_canaries(cfg)
     split = dict(cfg.dp.split or {})  # its keys are checked against the method's DP components (pipeline)
     if not all(_in_interval(v, _POSITIVE) for v in split.values()):
         raise ConfigError("dp.split", "every share must be > 0 and finite")
@@ -423,10 +438,23 @@ def validate(cfg: DictConfig) -> None:
             "only privacy.mode=paper allows it",
         )
     validate_reward(cfg)
-    recipe = build_recipe(cfg)  # refuses an unknown method or a method.* key its schema does not have
+    recipe = with_evaluations(cfg, build_recipe(cfg))  # refuses an unknown method or a method.* key it lacks
     recipe.resolve_stop(cfg.stop_after)
     components = [s.dp.component for s in recipe.dp_steps()]
     if split and set(split) != set(components):
         raise ConfigError("dp.split", f"needs exactly the DP components of method {recipe.method}: "
                           f"{', '.join(components) or 'none'} (got {', '.join(sorted(split))}); "
                           "leave it empty for equal shares")
+
+
+def _check_canaries(cfg: DictConfig) -> None:
+    """An audit run's canaries: secrets long enough for the reference secrets to be distinct, and no
+    canaries alongside ``audit=canary`` (that audit plants its own)."""
+    e = cfg.eval
+    if not 1 <= e.canary_digits <= 15:
+        raise ConfigError("eval.canary_digits", f"must be in [1, 15], got {e.canary_digits}")
+    if e.canaries > 0 and e.canary_references >= 10 ** e.canary_digits:
+        raise ConfigError("eval.canary_references", f"must be below 10^eval.canary_digits "
+                          f"({10 ** e.canary_digits}), got {e.canary_references}")
+    if e.canaries > 0 and cfg.audit.name != "none":
+        raise ConfigError("eval.canaries", "audit=canary plants its own canaries; use one or the other")

@@ -19,6 +19,7 @@ from rewardds import audit
 from rewardds.io import read_json, write_json, write_text
 from rewardds.privacy.plan import privacy_plan
 from rewardds.recipes import Recipe, Step, Touch, build_recipe
+from rewardds.recipes import evals
 from rewardds.stages.gen_proxy import dp_key
 
 log = logging.getLogger(__name__)
@@ -85,13 +86,13 @@ def run(cfg: DictConfig) -> dict:
 
     quiet()
     validate(cfg)
-    recipe = build_recipe(cfg)
+    recipe = evals.with_evaluations(cfg, build_recipe(cfg))
     t0 = time.perf_counter()
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     clean_slate(run_dir)
     write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    data = load_task_data(cfg.task)
+    data = evals.audit_data(cfg, load_task_data(cfg.task))  # eval.canaries > 0: canaries planted (audit run)
     log.info("task %s: %d public, %d private, %d test records (%s)", cfg.task.name, len(data.public),
              len(data.private), len(data.test), data.source)
     if cfg.audit.name == "canary":  # plans its own DP budget for the records it trains on
@@ -116,6 +117,9 @@ def run(cfg: DictConfig) -> dict:
         metrics["pool_size"] = metrics["synthetic_size"] = _pool_size(ctx, steps)
         metrics["sampling"] = _sampling_stats(ctx, steps)
         metrics["privacy"] = ledger.total()
+        metrics["client_eval"], metrics["synthetic_eval"] = evals.collect(steps, ctx.paths, read_json)
+        if evals.audit_run_note(cfg):
+            metrics["audit_run"] = evals.audit_run_note(cfg)
         metrics["wall_time_s"] = round(time.perf_counter() - t0, 2)
         write_json(run_dir / "metrics.json", metrics)
         _write_table(run_dir, metrics)
@@ -123,13 +127,29 @@ def run(cfg: DictConfig) -> dict:
         _release(ctx, recipe, steps, metrics)
         tracker.summary({"eval": metrics["eval"], "privacy/epsilon_total": _num(ledger.total()["epsilon"]),
                          "privacy/epsilon_budget": cfg.dp.epsilon, "wall_time_s": metrics["wall_time_s"],
-                         "pool_size": metrics["pool_size"], "method": recipe.method})
+                         "pool_size": metrics["pool_size"], "method": recipe.method,
+                         "synthetic_eval": metrics["synthetic_eval"], **canary_summary(metrics["client_eval"])})
         tracker.log_samples(_pool_rows(ctx, steps))
         log.info("run finished in %.1f s: %s", metrics["wall_time_s"], run_dir)
         print(result_summary(metrics, ledger.to_dict(), run_dir), flush=True)
         return metrics
     finally:
         tracker.finish()
+
+
+def canary_summary(client_eval: dict) -> dict:
+    """The client evaluations that may reach the tracker and the console: figures of the made-up
+    canaries only (their exposure in a model, their secrets found in the synthetic set), as the
+    canary audit releases them. MAUVE, FID, PII and private-record copies are statistics of the
+    private records: they stay in the client-only metrics.json."""
+    out: dict = {}
+    for label, e in client_eval.get("canary_exposure", {}).items():
+        out[f"canary/{label}/exposure_mean"] = e.get("exposure_mean")
+        out[f"canary/{label}/canary_auc"] = e.get("canary_auc")
+    copies = client_eval.get("copies", {}).get("canaries")
+    if copies:
+        out["canary/secret_copies"] = copies.get("secret_copies")
+    return out
 
 
 def result_summary(metrics: dict, privacy: dict, run_dir: Path) -> str:
@@ -143,6 +163,16 @@ def result_summary(metrics: dict, privacy: dict, run_dir: Path) -> str:
         lines.append(f"   {label:<10} " + ", ".join(cells) + f" (n={m.get('n')})")
     if metrics.get("synthetic_size") is not None:
         lines.append(f"   synthetic training set: {metrics['synthetic_size']} examples")
+    ifd = metrics.get("synthetic_eval", {}).get("ifd")
+    if ifd and ifd.get("ifd_mean") is not None:
+        lines.append(f"   synthetic set IFD (target base): mean {ifd['ifd_mean']:.4g}, "
+                     f"{ifd['share_misaligned']:.0%} of pairs >= 1")
+    canary = canary_summary(metrics.get("client_eval", {}))
+    if canary:
+        lines.append("   audit run, canaries: " + ", ".join(f"{k.split('/', 1)[1]} {v:.4g}" for k, v in canary.items()
+                                                            if isinstance(v, (int, float))))
+    if metrics.get("client_eval"):
+        lines.append("   client-only evaluations (MAUVE, FID, copies of private records): metrics.json client_eval")
     total = privacy["total"]
     if privacy["formal_guarantee"]:
         lines.append(f"   privacy: ({total['epsilon']:.4g}, {total['delta']:.3g})-DP for everything released "

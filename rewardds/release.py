@@ -5,7 +5,8 @@ privacy ledger that accounts for them. What the server builds from them is
 post-processing and is released too: the synthetic data, the target adapter
 and evaluation metrics on the public test split. Everything else in the run
 folder and the cache is client-private: the client secret that keys the cache,
-stage keys and timings of client stages, logs of the DP stages, the canary audit.
+stage keys and timings of client stages, logs of the DP stages, the canary audit, the client-side
+evaluations (metrics.json ``client_eval``).
 
 Files are hard-linked from the cache when possible (they are never modified
 afterwards), else copied; the folder is built as ``release.partial`` and renamed,
@@ -47,11 +48,16 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+CLIENT_ONLY_KEYS = ("stages", "wall_time_s", "client_eval")  # metrics.json keys never released
+
+
 def released_metrics(metrics: dict, client_stages: set[str]) -> dict:
-    """metrics.json without what is client-private: stage keys, cache paths, client-stage timings."""
+    """metrics.json without what is client-private: stage keys, cache paths, client-stage timings, the
+    client-side evaluations (``client_eval``: MAUVE/FID/copies/PII against the private records, canary
+    exposure)."""
     stages = {name: {k: v for k, v in rec.items() if k in ("cache_hit", "seconds")}
               for name, rec in metrics.get("stages", {}).items() if name not in client_stages}
-    keep = {k: v for k, v in metrics.items() if k not in ("stages", "wall_time_s")}
+    keep = {k: v for k, v in metrics.items() if k not in CLIENT_ONLY_KEYS}
     keep["server_stages"] = stages
     return keep
 
@@ -127,7 +133,8 @@ def _readme(privacy: dict, components: list[str]) -> str:
         "- `manifest.json`: every file with its SHA-256.",
         "",
         "Not here, and client-private: the run's logs and stage log, the stage cache and its secret key, "
-        "timings of client stages, the canary audit. Do not publish them.",
+        "timings of client stages, the canary audit, the client-side evaluations (`client_eval` of the run's "
+        "metrics.json). Do not publish them.",
         "",
     ]
     return "\n".join(lines)

@@ -45,7 +45,15 @@ Contract with the pipeline: files in each job folder
                             "ci95": {"rougeL": [lo, hi], ...}},    # bootstrap over items
               "base":      {...},          # the un-fine-tuned model, same keys
               "gen_proxy": {...}},
-     "stages": {...}, ...}
+     "stages": {"<step>": {"summary": {"in": .., "kept": .., "dropped": .., "<reason>": ..}}, ...},
+     "synthetic_eval": {"ifd": {"ifd_mean": ..}},          # optional, eval.ifd
+     "client_eval": {"similarity": {"mauve": .., "fid": ..},  # optional, client-only numbers
+                     "copies": {"private": {"near_verbatim": ..}, "canaries": {"secret_copies": ..}},
+                     "canary_exposure": {"target": {"exposure_mean": .., "canary_auc": ..}},
+                     "pii": {"<label>": {"success_rate": .., "lift": ..}}}, ...}
+
+    The optional keys feed the "Leakage and data quality" table and the "Filters" table (steps whose
+    summary has ``kept``); PII is also read from ``eval.<label>.pii``.
 
 ``privacy.json``::
 
@@ -304,6 +312,8 @@ def _blank_row(job: str, job_dir: Path | None, overrides: dict[str, str], submit
         "synthetic_size": None,
         "wall_time_s": None,
         "eval": {},
+        "set_metrics": {},
+        "filters": {},
         "ci95": {},
         "status": "failed",
         "error": None,
@@ -347,6 +357,8 @@ def _read_job(sweep_dir: Path, job_dir: Path) -> dict:
         row["wall_time_s"] = _to_float(metrics.get("wall_time_s"))
         row["synthetic_size"] = _synthetic_size(metrics)
         row["eval"], row["ci95"] = _read_eval(metrics.get("eval"))
+        row["set_metrics"] = read_set_metrics(metrics)
+        row["filters"] = read_filters(metrics)
         if privacy is None:
             row["error"] = "privacy.json missing"
         return row
@@ -584,6 +596,9 @@ def aggregate(rows: list[dict]) -> list[dict]:
             "formal_guarantee": _formal(ok or g["rows"]),
             "guarantee_note": notes[0] if notes else None,
             "task": next((r["task"] for r in g["rows"] if r["task"]), None),
+            "set_metrics": {k: _stat(_finite(r["set_metrics"].get(k) for r in ok), [])
+                            for k in set_metric_keys(ok)},
+            "filters": _filter_means(ok),
         })
         out.append(g)
     budget = lambda e: (e is None, e if e is not None else 0.0)  # noqa: E731
@@ -694,7 +709,8 @@ def csv_text(rows: list[dict]) -> str:
         header.append(f"{s}.{m}")
         if (s, m) in has_ci:
             header += [f"{s}.{m}_ci_lo", f"{s}.{m}_ci_hi"]
-    header += ["wall_time_s", "status", "error", "log", "job_dir"]
+    set_keys = set_metric_keys(rows)
+    header += set_keys + ["wall_time_s", "status", "error", "log", "job_dir"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -710,6 +726,7 @@ def csv_text(rows: list[dict]) -> str:
             if (s, m) in has_ci:
                 ci = r["ci95"].get(s, {}).get(m)
                 cells += [_csv_num(ci[0]), _csv_num(ci[1])] if ci else ["", ""]
+        cells += [_csv_num(r["set_metrics"].get(k)) for k in set_keys]
         w.writerow(cells + [_csv_num(r["wall_time_s"]), r["status"], r["error"] or "", r["log"] or "",
                             r["job_dir"] or ""])
     return buf.getvalue()
@@ -720,6 +737,10 @@ def _mean_or_int(values: list) -> Any:
         return None
     m = statistics.fmean(values)
     return int(m) if float(m).is_integer() else m
+
+
+def _group_set_keys(groups: list[dict]) -> list[str]:
+    return set_metric_keys({"set_metrics": g.get("set_metrics", {})} for g in groups)
 
 
 def methods_csv_text(groups: list[dict], keys: list[str], metrics: list[str]) -> str:
@@ -733,6 +754,8 @@ def methods_csv_text(groups: list[dict], keys: list[str], metrics: list[str]) ->
     header = (["method"] + keys + ["budget_epsilon", "n_seeds", "n_failed", "seeds"]
               + [f"{m}{suffix}" for m in metrics for suffix in ("", "_std", "_ci_lo", "_ci_hi")]
               + ["n_items", "synthetic_size", "epsilon", "delta", "formal_guarantee", "guarantee_note"])
+    set_keys = _group_set_keys(groups)
+    header += [f"{k}{suffix}" for k in set_keys for suffix in ("", "_std")]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -746,6 +769,9 @@ def methods_csv_text(groups: list[dict], keys: list[str], metrics: list[str]) ->
                   _csv_num(max(g["epsilons"]) if g["epsilons"] else None),
                   _csv_num(max(g["deltas"]) if g["deltas"] else None),
                   _csv_bool(g["formal_guarantee"]), g["guarantee_note"] or ""]
+        for k in set_keys:
+            st = g.get("set_metrics", {}).get(k) or _stat([], [])
+            cells += [_csv_num(st["mean"]), _csv_num(st["std"])]
         w.writerow(cells)
     return buf.getvalue()
 
@@ -839,6 +865,139 @@ def methods_lines(rows: list[dict], groups: list[dict]) -> list[str]:
             *_table(header, body, left=["method", "composed ε"]), ""]
 
 
+# --------------------------------------------------------------------------- leakage, data quality, filters
+
+# (key, dotted path in metrics.json, column header) of the synthetic-set and leakage evaluations
+# (rewardds/recipes/evals.py); PII reconstruction columns are added per model label when present
+SET_METRICS = (
+    ("canary_exposure", "client_eval.canary_exposure.target.exposure_mean", "canary exposure (target)"),
+    ("canary_auc", "client_eval.canary_exposure.target.canary_auc", "canary AUC (target)"),
+    ("canary_copies", "client_eval.copies.canaries.secret_copies", "canary copies"),
+    ("private_copies", "client_eval.copies.private.near_verbatim", "private copies"),
+    ("mauve", "client_eval.similarity.mauve", "MAUVE"),
+    ("fid", "client_eval.similarity.fid", "FID"),
+    ("ifd", "synthetic_eval.ifd.ifd_mean", "IFD"),
+)
+PII_FIELDS = (("success_rate", "PII success"), ("lift", "PII lift"))
+PII_LABELS = ("base", "gen_proxy", "target")  # shown in this order, other labels after them
+
+
+def read_set_metrics(metrics: Any) -> dict:
+    """metrics.json -> {key: number} of :data:`SET_METRICS` and ``pii.<label>.<field>`` (PII
+    reconstruction per model label: ``client_eval.pii.<label>``, else ``eval.<label>.pii``)."""
+    out = {key: _to_float(_dig(metrics, path)) for key, path, _ in SET_METRICS}
+    pii = _dig(metrics, "client_eval.pii")
+    if not isinstance(pii, dict):
+        evals = _dig(metrics, "eval")
+        pii = {label: v["pii"] for label, v in evals.items() if isinstance(v, dict) and isinstance(v.get("pii"), dict)} \
+            if isinstance(evals, dict) else {}
+    for label, vals in pii.items():
+        for field, _ in PII_FIELDS:
+            out[f"pii.{label}.{field}"] = _to_float(_dig(vals, field))
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def set_metric_keys(rows: Iterable[dict]) -> list[str]:
+    """Keys present in some row: PII per label first (target last of the known labels), then SET_METRICS."""
+    present = {k for r in rows for k in r.get("set_metrics", {})}
+    labels = sorted({k.split(".")[1] for k in present if k.startswith("pii.")},
+                    key=lambda lb: (PII_LABELS.index(lb) if lb in PII_LABELS else len(PII_LABELS), lb))
+    pii = [f"pii.{lb}.{f}" for lb in labels for f, _ in PII_FIELDS if f"pii.{lb}.{f}" in present]
+    return pii + [key for key, _, _ in SET_METRICS if key in present]
+
+
+def _set_header(key: str) -> str:
+    if key.startswith("pii."):
+        _, label, field = key.split(".", 2)
+        return f"{dict(PII_FIELDS)[field]} ({label})"
+    return next(h for k, _, h in SET_METRICS if k == key)
+
+
+FILTER_COUNTS = ("in", "questions", "kept", "dropped")
+
+
+def read_filters(metrics: Any) -> dict:
+    """Per server step whose summary has ``kept``: {in, kept, dropped, <reason>: count} (metrics.json
+    stages -> step -> summary; ``in`` is the step's ``in`` or ``questions``, dropped = in - kept
+    unless given)."""
+    out = {}
+    stages = _dig(metrics, "stages")
+    for name, rec in (stages.items() if isinstance(stages, dict) else ()):
+        summary = rec.get("summary") if isinstance(rec, dict) else None
+        if not isinstance(summary, dict) or _to_float(summary.get("kept")) is None:
+            continue
+        n_in = _to_float(summary.get("in", summary.get("questions")))
+        kept = _to_float(summary["kept"])
+        dropped = _to_float(summary.get("dropped"))
+        row = {"in": n_in, "kept": kept, "dropped": dropped if dropped is not None else
+               (n_in - kept if n_in is not None else None)}
+        row.update({k: float(v) for k, v in summary.items() if k not in FILTER_COUNTS and isinstance(v, int)
+                    and not isinstance(v, bool)})
+        out[name] = row
+    return out
+
+
+def _filter_means(ok: list[dict]) -> dict:
+    """step -> count -> mean over the completed seeds (steps in first-seen order)."""
+    out: dict = {}
+    for r in ok:
+        for step, counts in r.get("filters", {}).items():
+            for k, v in counts.items():
+                if v is not None:
+                    out.setdefault(step, {}).setdefault(k, []).append(v)
+    return {step: {k: statistics.fmean(vs) for k, vs in counts.items()} for step, counts in out.items()}
+
+
+LEAKAGE_EXPLAINED = (
+    "One row per method{settings}, the mean over seeds. ROUGE-L: the target on the test split (as above). "
+    "PII success / lift: the PII reconstruction attack (a masked person's name picked among candidates by the "
+    "model's likelihood) per model, its success rate and lift over random guessing. Canary exposure / AUC: "
+    "audit runs (`eval.canaries`): exposure in bits of the planted canaries' secrets in the final target "
+    "(chance ~1.4, at most log2(R + 1)) and P(a canary's secret beats one reference secret) (0.5 = chance). "
+    "Canary copies: canaries whose secret appears in the released synthetic texts. Private copies: synthetic "
+    "texts sharing a run of `eval.copy_ngram` words with one private record. MAUVE (1 = same distribution) "
+    "and FID (0 = same) of all-MiniLM-L6-v2 embeddings, private vs synthetic questions. IFD: mean "
+    "instruction-following difficulty of the synthetic pairs under the target base (below 1: the question "
+    "helps). Everything but IFD and the canary figures is a client-side, non-DP statistic of the private "
+    "records (metrics.json `client_eval`): never in `release/`; keep this report on the client."
+)
+
+
+def leakage_lines(rows: list[dict], groups: list[dict]) -> list[str]:
+    """The leakage and data-quality table (empty when no job has any of these numbers)."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    keys = set_metric_keys(ok)
+    if not keys:
+        return []
+    settings_keys = comparison_keys(rows)
+    settings = f" and setting of {', '.join(f'`{k}`' for k in settings_keys)}" if settings_keys else ""
+    header = ["method"] + settings_keys + ["ROUGE-L"] + [_set_header(k) for k in keys]
+    body = []
+    for g in groups:
+        body.append([g["method"] or "?"] + [g["settings"].get(k, "") for k in settings_keys]
+                    + [_fmt(g["metrics"].get("rougeL", {}).get("mean"))]
+                    + [_fmt(g["set_metrics"].get(k, {}).get("mean")) for k in keys])
+    return ["## Leakage and data quality", "", LEAKAGE_EXPLAINED.format(settings=settings), "",
+            *_table(header, body, left=["method"]), ""]
+
+
+def filter_lines(rows: list[dict], groups: list[dict]) -> list[str]:
+    """Per method and filtering step: items in, kept, dropped and why (means over seeds)."""
+    body = []
+    settings_keys = comparison_keys(rows)
+    for g in groups:
+        for step, c in g.get("filters", {}).items():
+            reasons = ", ".join(f"{k} {_fmt(v)}" for k, v in c.items() if k not in FILTER_COUNTS)
+            body.append([g["method"] or "?"] + [g["settings"].get(k, "") for k in settings_keys]
+                        + [step, _fmt(c.get("in")), _fmt(c.get("kept")), _fmt(c.get("dropped")), reasons])
+    if not body:
+        return []
+    header = ["method"] + settings_keys + ["step", "in", "kept", "dropped", "dropped because"]
+    return ["## Filters", "", "Per method and filtering step (metrics.json stages -> step -> summary, the mean "
+            "over seeds): synthetic items in, kept, dropped, and the count per reason.", "",
+            *_table(header, body, left=["method", "step", "dropped because"]), ""]
+
+
 def job_lines(rows: list[dict]) -> list[str]:
     keys = swept_keys(rows)
     other_keys = [k for k in keys if k != EPSILON_KEY]
@@ -884,7 +1043,8 @@ def markdown_text(rows: list[dict], sweep_dir: Path, metric: str | None, png_nam
         else:
             image = [f"![privacy-utility: target {metric} vs budget ε]({png_name})", ""]
     if groups is not None:  # comparison first, then the jobs it aggregates
-        lines += methods_lines(rows, groups) + image + ["## Jobs", ""] + job_lines(rows)
+        lines += methods_lines(rows, groups) + leakage_lines(rows, groups) + filter_lines(rows, groups) + image
+        lines += ["## Jobs", ""] + job_lines(rows)
     else:
         lines += job_lines(rows) + image
     if failed:

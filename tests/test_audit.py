@@ -279,15 +279,23 @@ def test_audit_end_to_end_writes_every_field(run_pipeline, dp, caplog):
     # the log (like the tracker) gets the canary figures only, no membership-inference statistic
     said = [r.getMessage() for r in caplog.records if r.name == "rewardds.audit"]
     assert any("canary epsilon lower bound" in x for x in said) and not any("MIA" in x for x in said)
+    # the reward proxy: trained on the same records, its rewards of the canaries' answers audited
+    rp = rep["reward_proxy"]
+    assert rp["canaries"] == 3 and rp["references"] == 40 and len(rp["per_canary"]) == 3
+    assert 0.0 <= rp["exposure_mean"] <= rp["exposure_max"] <= rp["max_possible"] == pytest.approx(math.log2(41))
+    assert 0.0 <= rp["canary_auc"] <= 1.0 and 0.0 <= rp["canary_eps_lb"] <= math.log(41)
+    assert "reward proxy" in md
     privacy = read_json(run_dir / "privacy.json")
     th = rep["theoretical"]
     assert th["delta"] == pytest.approx(min(1e-5, 1 / (10 * 21)))  # planned for the records actually trained on
     if dp == "dp=none":
         assert th["epsilon"] == "inf" and rep["dp_enabled"] is False
     else:
-        assert set(privacy["components"]) == {"gen_proxy"}  # the reward proxy is not trained in the audit
-        assert privacy["total"]["epsilon"] == pytest.approx(th["epsilon"]) and 0 < th["epsilon"] < 4.0
+        assert set(privacy["components"]) == {"gen_proxy", "reward_proxy"}  # both proxies trained and audited
+        assert privacy["components"]["gen_proxy"]["epsilon"] == pytest.approx(th["epsilon"]) and 0 < th["epsilon"] < 4.0
         assert privacy["components"]["gen_proxy"]["steps"] == th["steps"] == int(1 / th["sample_rate"])
+        assert privacy["total"]["epsilon"] <= 4.0 and rp["epsilon"] == pytest.approx(
+            privacy["components"]["reward_proxy"]["epsilon"])
     assert result["mia"]["auc"] == m["auc"]
 
     # no canary secret, canary text or private text in anything the run wrote (model weights excepted)

@@ -401,3 +401,71 @@ def test_a_method_whose_jobs_all_failed_keeps_its_row(tmp_path: Path):
     assert [r[0] for r in body] == ["rewardds", "dp_sgd"]
     assert body[1][col["seeds"]] == "0 (+1 failed)" and body[1][col["ROUGE-L"]] == "" and body[1][col["composed ε"]] == ""
     assert result["paths"]["png"].stat().st_size > 5_000
+
+
+# --------------------------------------------------------------------------- leakage, data quality, filters
+
+
+def _set_evals(method: str, seed: int) -> dict:
+    """metrics.json keys of the synthetic-set and leakage evaluations, as a pipeline run writes them."""
+    if method in ("non_private", "dp_sgd"):  # no synthetic set: the target's canary exposure only
+        return {"client_eval": {"canary_exposure": {"target": {"exposure_mean": 6.0, "canary_auc": 0.98}}}}
+    v = {"rewardds": 0.1, "dp_instruct": 0.2}[method] + 0.01 * seed
+    out = {"client_eval": {"visibility": "client-only",
+                           "similarity": {"mauve": 0.5 + v, "fid": 1.0 - v, "n_private": 32},
+                           "copies": {"private": {"near_verbatim": seed, "verbatim": 0},
+                                      "canaries": {"secret_copies": 0, "name_copies": 0}},
+                           "canary_exposure": {"target": {"exposure_mean": 1.0 + v, "canary_auc": 0.5 + v}}},
+           "synthetic_eval": {"ifd": {"ifd_mean": 0.8 + v}},
+           "stages": {"text_filter": {"cache_hit": False, "seconds": 1.0,
+                                      "summary": {"in": 10 + seed, "too_short": 1, "near_duplicate": 2,
+                                                  "kept": 7 + seed}},
+                      "queries": {"cache_hit": False, "seconds": 1.0, "summary": {"queries": 10}}}}
+    if method == "rewardds":
+        out["client_eval"]["pii"] = {"base": {"success_rate": 0.02, "lift": 1.3, "n": 50},
+                                     "target": {"success_rate": 0.03 + 0.01 * seed, "lift": 2.0, "n": 50}}
+    return out
+
+
+def test_method_sweep_reports_leakage_quality_and_filter_counts(tmp_path: Path):
+    sweep = _method_sweep(tmp_path, list(METHOD_ROUGE_L), (0, 1))
+    for d in sorted(p for p in sweep.iterdir() if p.name.isdigit()):
+        m = json.loads((d / "metrics.json").read_text())
+        m.update(_set_evals(m["method"], int(yaml.safe_load((d / "config.yaml").read_text())["seed"])))
+        (d / "metrics.json").write_text(json.dumps(m))
+    out = tmp_path / "out"
+    assert report.main([str(sweep), "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    header, body = _md_table(md, "## Leakage and data quality")
+    assert header == ["method", "ROUGE-L", "PII success (base)", "PII lift (base)", "PII success (target)",
+                      "PII lift (target)", "canary exposure (target)", "canary AUC (target)", "canary copies",
+                      "private copies", "MAUVE", "FID", "IFD"]
+    rows = {r[0]: dict(zip(header, r)) for r in body}
+    assert list(rows) == ["rewardds", "dp_instruct", "non_private", "dp_sgd"]
+    rw = rows["rewardds"]
+    assert (rw["ROUGE-L"], rw["PII success (target)"], rw["PII lift (target)"]) == ("0.305", "0.035", "2")
+    assert (rw["MAUVE"], rw["FID"], rw["IFD"], rw["private copies"]) == ("0.605", "0.895", "0.905", "0.5")
+    assert (rw["canary exposure (target)"], rw["canary AUC (target)"], rw["canary copies"]) == ("1.105", "0.605", "0")
+    assert rows["dp_instruct"]["PII success (target)"] == "" and rows["dp_instruct"]["MAUVE"] == "0.705"
+    assert rows["non_private"]["canary exposure (target)"] == "6" and rows["non_private"]["MAUVE"] == ""
+    assert "client-side" in md and "never in `release/`" in md
+
+    fheader, fbody = _md_table(md, "## Filters")
+    assert fheader == ["method", "step", "in", "kept", "dropped", "dropped because"]
+    assert [r[:2] for r in fbody] == [["rewardds", "text_filter"], ["dp_instruct", "text_filter"]]  # only filters
+    assert fbody[0][2:] == ["10.5", "7.5", "3", "too_short 1, near_duplicate 2"]
+
+    with open(out / "report_methods.csv", newline="") as fh:
+        mrows = {r["method"]: r for r in csv.DictReader(fh)}
+    assert float(mrows["rewardds"]["mauve"]) == pytest.approx(0.605)
+    assert float(mrows["rewardds"]["pii.target.success_rate"]) == pytest.approx(0.035)
+    assert mrows["dp_sgd"]["mauve"] == "" and float(mrows["dp_sgd"]["canary_exposure"]) == 6.0
+    with open(out / "report.csv", newline="") as fh:
+        jobs = {(j["method"], j["seed"]): j for j in csv.DictReader(fh)}
+    assert float(jobs[("rewardds", "1")]["ifd"]) == pytest.approx(0.91)
+
+
+def test_a_sweep_without_the_new_evaluations_has_no_leakage_table(method_sweep: Path, tmp_path: Path):
+    report.write_report(method_sweep, tmp_path / "o")
+    md = (tmp_path / "o" / "report.md").read_text()
+    assert "## Leakage and data quality" not in md and "## Filters" not in md

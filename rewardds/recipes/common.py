@@ -58,14 +58,28 @@ def target_sft(cfg, rnd: int, pool: str, previous: str | None) -> Step:
     return Step(f"target@{rnd}", TARGET_SFT, params, inputs)
 
 
+# eval.* keys of the synthetic-set and leakage evaluations (rewardds/recipes/evals.py): a model's
+# test-set evaluation does not read them, so they stay out of its parameters (its cache key)
+SET_EVAL_KEYS = ("similarity", "similarity_max_records", "ifd", "leakage", "copy_ngram", "canaries", "canary_repeats",
+                 "canary_digits", "canary_references")
+
+
+def model_eval_params(cfg) -> dict:
+    """``cfg.eval`` as a model evaluation reads it: without :data:`SET_EVAL_KEYS`, so switching those
+    on keeps every model evaluation's cache entry."""
+    return {k: v for k, v in plain(cfg.eval).items() if k not in SET_EVAL_KEYS}
+
+
 def evaluation(cfg, available: dict[str, tuple[str, str | None]]) -> list[Step]:
-    """One step per label of ``eval.models`` that this method has: label -> (base model, adapter step)."""
+    """One step per label of ``eval.models`` that this method has: label -> (base model, adapter step).
+    The synthetic-set and leakage evaluations are appended to every recipe in one place
+    (:func:`rewardds.recipes.evals.with_evaluations`), from these steps."""
     steps = []
     for label in cfg.eval.models:
         if label not in available:
             continue
         which, adapter = available[label]
-        params = {"label": label, "eval": plain(cfg.eval), "dtype": cfg.model[which].dtype, "seed": cfg.seed,
+        params = {"label": label, "eval": model_eval_params(cfg), "dtype": cfg.model[which].dtype, "seed": cfg.seed,
                   "sampler": sampler(cfg), "task": cfg.task.name}
         inputs = {"base": f"base:{which}", "test": "data:test"}
         if adapter is not None:
