@@ -37,7 +37,7 @@ METHODS = ("rewardds", "non_private", "dp_sgd", "icl", "self_instruct", "self_in
            "dp_instruct_icl")
 TARGET_RATIO = 4.0
 SMALL_ARGS = ["--quick", "--methods", "rewardds,icl,dp_instruct,non_private"]
-EVALS = ["eval.similarity=true", "eval.ifd=true", "eval.leakage=true"]  # the comparison's extra evaluations
+EVALS = ["eval.similarity=true", "eval.ifd=true", "eval.leakage=true", "eval.pii=true"]  # the comparison's extra evaluations
 CANARIES = 8
 
 
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--canaries", type=int, default=CANARIES,
                     help="canary records planted for the end-to-end leakage audit (eval.canaries; 0: none)")
-    ap.add_argument("--no-evals", action="store_true", help="skip MAUVE/FID, IFD and the copy scan (eval.*)")
+    ap.add_argument("--no-evals", action="store_true", help="skip MAUVE/FID, IFD, the copy scan and the PII attack (eval.*)")
     return ap
 
 

@@ -761,30 +761,16 @@ def run_audit(cfg: DictConfig, data: TaskData, run_dir: Path) -> dict:
 REWARD_STAGE = "audit_reward_proxy"
 
 
-def load_reward_model(base: Path, dtype: str, adapter: Path, device: str):
-    """The trained reward proxy (the proxy base with a scalar head and its LoRA adapter), for scoring."""
-    from peft import PeftModel
-    from transformers import AutoModelForSequenceClassification
-
-    from rewardds.models.loading import load_tokenizer, torch_dtype
-
-    tok = load_tokenizer(base)
-    rm = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1, dtype=torch_dtype(dtype))
-    rm.config.pad_token_id = tok.pad_token_id
-    return PeftModel.from_pretrained(rm.to(device), str(adapter)).eval(), tok
-
-
-def reward_canary_table(model, tok, task: str, canaries: list[Canary], num_references: int, digits: int, seed: int,
-                        max_length: int) -> np.ndarray:
+def reward_canary_table(scorer, task: str, canaries: list[Canary], num_references: int, digits: int,
+                        seed: int) -> np.ndarray:
     """Row i: minus the reward of canary i's [true secret, R references] answers to its question (the
     same candidates as :func:`canary_nll_table`): lower is "preferred", so the exposure statistics read
-    it like an NLL table. A reward proxy that memorised a canary rewards its true secret most."""
-    from rewardds.training.reward import score_texts
-
+    it like an NLL table. A reward proxy that memorised a canary rewards its true secret most.
+    ``scorer``: any :class:`rewardds.reward.RewardScorer` (Bradley-Terry proxy or GFRIEND judge)."""
     table = np.zeros((len(canaries), num_references + 1))
     for i, c in enumerate(canaries):
         answers = canary_candidates(c, i, num_references, digits, seed)
-        table[i] = -np.asarray(score_texts(model, tok, task, [c.question(task)] * len(answers), answers, max_length))
+        table[i] = -np.asarray(scorer.score([c.question(task)] * len(answers), answers))
     return table
 
 
@@ -811,11 +797,13 @@ def _audit_reward_proxy(ctx, acfg: DictConfig, gen_out: Path, canaries: list[Can
                          extra={"max_grad_norm": rec["max_grad_norm"], "grad_sample_mode": rec["grad_sample_mode"],
                                 "audit": True})
     ctx.ledger.save(ctx.run_dir / "privacy.json")
-    model, tok = load_reward_model(base, acfg.model.proxy.dtype, out / "adapter", ctx.device)
+    from rewardds.reward.bt import BTScorer
+
+    scorer = BTScorer.from_dirs(base, out / "adapter", acfg.model.proxy.dtype, ctx.task,
+                                int(acfg.model.proxy.max_length), ctx.device)
     R = int(a.num_references)
-    table = reward_canary_table(model, tok, ctx.task, canaries, R, a.secret_digits, seed,
-                                int(acfg.model.proxy.max_length))
-    del model
+    table = reward_canary_table(scorer, ctx.task, canaries, R, a.secret_digits, seed)
+    scorer.close()
     ranks, exps = exposure_table(table)
     bound = canary_eps_lower_bound(pessimistic_ranks(table), R, float(ctx.ledger.delta))
     comp = ctx.ledger.components().get(name, {})

@@ -186,6 +186,9 @@ class EvalConfig:
     canary_repeats: int = 1  # copies of each canary record
     canary_digits: int = 6  # length of a canary's secret
     canary_references: int = 200  # reference secrets per canary (exposure up to log2(R + 1))
+    pii: bool = False  # PII reconstruction attack on base, DP proxy and target (client-only numbers)
+    pii_candidates: int = 64  # candidate names per attacked record (the true one among them)
+    pii_max_records: int = 200  # seeded subset of the private records that name a person
 
 
 
@@ -366,6 +369,7 @@ _RANGES = {
         "model.tiny.pretrain_batch_size", "model.tiny.pretrain_lr", "model.lora.r", "model.lora.alpha",
         "target.batch_size", "eval.max_new_tokens", "eval.code_samples", "eval.code_timeout", "eval.pass_k",
         "eval.similarity_max_records", "eval.copy_ngram", "eval.canary_repeats", "eval.canary_references",
+        "eval.pii_max_records",
         "sampler.batch_size", "sampler.tensor_parallel_size", "sampler.max_model_len", "sampler.max_lora_rank",
         "trainer.num_threads", "trainer.log_every_n_steps",
     ), _POSITIVE),
@@ -458,3 +462,5 @@ def _check_canaries(cfg: DictConfig) -> None:
                           f"({10 ** e.canary_digits}), got {e.canary_references}")
     if e.canaries > 0 and cfg.audit.name != "none":
         raise ConfigError("eval.canaries", "audit=canary plants its own canaries; use one or the other")
+    if not 2 <= e.pii_candidates <= 100000:
+        raise ConfigError("eval.pii_candidates", f"must be in [2, 100000], got {e.pii_candidates}")

@@ -11,7 +11,7 @@ from rewardds import audit
 from rewardds.io import read_json
 
 SMOKE = ["experiment=smoke"]
-ON = ["eval.similarity=true", "eval.ifd=true", "eval.leakage=true"]
+ON = ["eval.similarity=true", "eval.ifd=true", "eval.leakage=true", "eval.pii=true", "eval.pii_max_records=8"]
 CANARIES = ["eval.canaries=4", "eval.canary_references=30"]
 
 
@@ -29,14 +29,20 @@ def test_off_by_default_and_switching_on_keeps_every_other_steps_cache_key():
     assert plain.names() == _recipe("method=dp_instruct", "eval.copy_ngram=5").names()  # nothing added when off
     added = [n for n in on.names() if n not in plain.names()]
     assert added == ["similarity", "synthetic_ifd", "synthetic_copies", "canary_exposure_gen_proxy",
-                     "canary_exposure_target"]
+                     "canary_exposure_target", "pii_base", "pii_gen_proxy", "pii_target"]
     for a, b in zip(plain.steps, on.steps):  # model evaluations included: same parameters, same inputs
         assert (a.name, dict(a.params), dict(a.inputs)) == (b.name, dict(b.params), dict(b.inputs))
     sides = {s.name: s.side for s in on.steps}
     assert sides["similarity"] == sides["synthetic_copies"] == sides["canary_exposure_target"] == "client"
-    assert sides["synthetic_ifd"] == "server"
+    assert sides["synthetic_ifd"] == "server" and sides["pii_gen_proxy"] == sides["pii_target"] == "client"
+    steps = {s.name: s for s in on.steps}
+    # each model is attacked with the formats it was trained on: the DP generator on its own, the rest on answers
+    assert steps["pii_gen_proxy"].params["formats"] == list(steps["gen_proxy"].params["formats"]) != ["answer"]
+    assert steps["pii_target"].params["formats"] == steps["pii_base"].params["formats"] == ["answer"]
+    assert steps["pii_gen_proxy"].inputs == {"base": "base:proxy", "adapter": "gen_proxy"}
     direct = _recipe("method=non_private", *ON, *CANARIES).names()  # no synthetic set: the target's exposure only
-    assert [n for n in direct if n not in _recipe("method=non_private").names()] == ["canary_exposure_target"]
+    assert [n for n in direct if n not in _recipe("method=non_private").names()] == [
+        "canary_exposure_target", "pii_base", "pii_target"]
 
 
 def test_bad_keys_are_refused_by_name():
@@ -47,7 +53,9 @@ def test_bad_keys_are_refused_by_name():
     for overrides, key in ((["eval.canaries=-1"], "eval.canaries"), (["eval.copy_ngram=0"], "eval.copy_ngram"),
                            (["eval.canaries=2", "eval.canary_digits=2", "eval.canary_references=100"],
                             "eval.canary_references"),
-                           (["eval.canaries=2", "audit=canary"], "eval.canaries")):
+                           (["eval.canaries=2", "audit=canary"], "eval.canaries"),
+                           (["eval.pii_candidates=1"], "eval.pii_candidates"),
+                           (["eval.pii_max_records=0"], "eval.pii_max_records")):
         with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
             validate(compose_cfg(SMOKE + overrides, Path("/nonexistent"), None))
 
@@ -87,6 +95,11 @@ def test_metrics_hold_every_new_number(audit_run):
         assert e["canaries"] == 4 and e["references"] == 30
         assert 0.0 <= e["exposure_mean"] <= e["max_possible"] == pytest.approx(math.log2(31))
         assert 0.0 <= e["canary_auc"] <= 1.0
+    for label in ("base", "gen_proxy", "target"):
+        pii = ce["pii"][label]
+        assert pii["label"] == label and pii["random_rate"] == pytest.approx(1 / 64)
+        assert 1 <= pii["n"] <= 8 and 0.0 <= pii["success_rate"] <= 1.0
+        assert pii["lift"] == pytest.approx(pii["success_rate"] - 1 / 64)
     ifd = metrics["synthetic_eval"]["ifd"]
     assert ifd["n"] == metrics["synthetic_size"] and ifd["n_scored"] >= 1 and ifd["ifd_mean"] > 0
     assert metrics["audit_run"]["canaries"] == 4
@@ -107,9 +120,9 @@ def test_release_holds_no_client_side_number_and_no_canary(audit_run):
     assert "client_eval" not in released and released["synthetic_eval"] == metrics["synthetic_eval"]
     blob = b"".join(f.read_bytes() for f in (run_dir / "release").rglob("*")
                     if f.is_file() and f.suffix != ".safetensors")
-    for word in (b"mauve", b"fid", b"canary_exposure", b"near_verbatim", b"secret_copies"):
+    for word in (b"mauve", b"fid", b"canary_exposure", b"near_verbatim", b"secret_copies", b"success_rate"):
         assert word not in blob, word
-    assert all(not name.startswith(("similarity", "synthetic_copies", "canary_exposure"))
+    assert all(not name.startswith(("similarity", "synthetic_copies", "canary_exposure", "pii_"))
                for name in released["server_stages"])
     # the canaries are client secrets: in no file the run wrote (DP weights excepted) and in no summary
     canaries = audit.make_canaries(4, 6, cfg.seed)
@@ -135,7 +148,7 @@ def test_tracker_gets_server_side_and_canary_numbers_only(audit_run):
     exposure = metrics["client_eval"]["canary_exposure"]["target"]["exposure_mean"]
     assert summary["canary/target/exposure_mean"] == pytest.approx(exposure)
     assert summary["canary/secret_copies"] == 0
-    for word in ("mauve", "fid", "near_verbatim", "private_copied", "client_eval"):
+    for word in ("mauve", "fid", "near_verbatim", "private_copied", "client_eval", "pii", "success_rate"):
         assert word not in flat, word
 
 
@@ -148,3 +161,12 @@ def test_rewardds_audit_run_also_measures_the_reward_proxy(run_pipeline):
     assert 0.0 <= rp["exposure_mean"] <= rp["max_possible"] and 0.0 <= rp["canary_auc"] <= 1.0
     assert metrics["client_eval"]["copies"]["canaries"]["secret_copies"] == 0
     assert "client_eval" not in read_json(run_dir / "release" / "server" / "metrics.json")
+
+
+@pytest.mark.slow
+def test_gfriend_audit_run_measures_the_judge_through_the_scorer_interface(run_pipeline):
+    """reward=gfriend: the reward model audited on canaries is the judge (its score of each candidate)."""
+    metrics, _ = run_pipeline(SMOKE + ["reward=gfriend", "eval.canaries=2", "eval.canary_references=10"],
+                              name="gfriend-audit")
+    rp = metrics["client_eval"]["canary_exposure"]["reward_proxy"]
+    assert rp["canaries"] == 2 and rp["references"] == 10 and 0.0 <= rp["canary_auc"] <= 1.0

@@ -61,7 +61,7 @@ def target_sft(cfg, rnd: int, pool: str, previous: str | None) -> Step:
 # eval.* keys of the synthetic-set and leakage evaluations (rewardds/recipes/evals.py): a model's
 # test-set evaluation does not read them, so they stay out of its parameters (its cache key)
 SET_EVAL_KEYS = ("similarity", "similarity_max_records", "ifd", "leakage", "copy_ngram", "canaries", "canary_repeats",
-                 "canary_digits", "canary_references")
+                 "canary_digits", "canary_references", "pii", "pii_candidates", "pii_max_records")
 
 
 def model_eval_params(cfg) -> dict:

@@ -10,7 +10,7 @@ benchmarks/bench_methods.py):
 | ``synthetic_ifd`` | ``eval.ifd`` | server | mean IFD of the synthetic pairs under the target base |
 | ``synthetic_copies`` | ``eval.leakage`` or ``eval.canaries`` | client | private records / canary secrets copied into the released synthetic texts |
 | ``canary_exposure_<label>`` | ``eval.canaries`` > 0 | client | exposure of the planted canaries in the DP proxy, the final target and (rewards) the reward proxy |
-| PII reconstruction | (:func:`pii_steps`) | client | wired by the lead (rewardds.eval.pii) |
+| ``pii_<label>`` | ``eval.pii`` | client | PII reconstruction attack on base, DP proxy, target (rewardds.eval.pii) |
 
 What a method trained on is read from the recipe itself: the model of the ``target`` evaluation,
 the pool that model was fine-tuned on (the released synthetic set) and every question step
@@ -25,10 +25,11 @@ untouched), privacy.json's private_data says so, and metrics.json carries ``audi
 from __future__ import annotations
 
 from rewardds.recipes.step import Recipe, Step
-from rewardds.stages.client_eval import (CANARY_EXPOSURE, CANARY_REWARD_EXPOSURE, SIMILARITY, SYNTHETIC_COPIES,
+from rewardds.stages.client_eval import (CANARY_EXPOSURE, CANARY_REWARD_EXPOSURE, PII, SIMILARITY, SYNTHETIC_COPIES,
                                          SYNTHETIC_IFD)
 
 EXPOSURE_LABELS = ("gen_proxy", "target")  # models whose canary exposure an audit run measures
+PII_LABELS = ("base", "gen_proxy", "target", "attacker")  # models the PII reconstruction attack is run on
 CLIENT_ONLY_NOTE = ("CLIENT-ONLY: computed on the client from the private records or the canary secrets; "
                     "non-DP statistics of the private data, never released (not in release/)")
 
@@ -49,12 +50,28 @@ def _report_path(step: Step) -> tuple[str, ...] | None:
     return None
 
 
-def pii_steps(cfg, models: dict[str, Step]) -> list[Step]:
-    """PII reconstruction attack steps, one per model of ``models`` (label -> its evaluation step).
-    Expected: kind "pii", side="client", params with "label"; its metrics.json
-    {"success_rate", "random_rate", "lift", "n"} lands in client_eval.pii.<label>."""
-    # PII reconstruction (rewardds.eval.pii) is wired here
-    return []
+def pii_steps(cfg, models: dict[str, Step], trained: dict[str, Step]) -> list[Step]:
+    """``eval.pii``: the PII reconstruction attack (:mod:`rewardds.eval.pii`) on the base model, the
+    DP proxy and the final target, each scored with the formats its adapter was trained on (a
+    fine-tuning step's ``formats``; question -> answer otherwise). ``models``: label -> its evaluation
+    step; ``trained``: step name -> step (to read an adapter's formats)."""
+    if not cfg.eval.pii:
+        return []
+    steps = []
+    for label in PII_LABELS:
+        if label not in models:
+            continue
+        ev = models[label]
+        inputs = {role: ev.inputs[role] for role in ("base", "adapter") if role in ev.inputs}
+        adapter = trained.get(inputs.get("adapter", ""))
+        formats = list(adapter.params.get("formats", ["answer"])) if adapter is not None else ["answer"]
+        which = "proxy" if ev.inputs["base"] == "base:proxy" else "target"
+        steps.append(Step(f"pii_{label}", PII,
+                          {"task": cfg.task.name, "label": label, "seed": cfg.seed, "formats": formats,
+                           "lm": {"dtype": cfg.model[which].dtype, "max_length": cfg.model[which].max_length},
+                           "num_candidates": cfg.eval.pii_candidates, "max_records": cfg.eval.pii_max_records},
+                          inputs, side="client"))
+    return steps
 
 
 def client_evaluations(cfg, models: dict[str, Step], pool: str | None, queries: list[str],
@@ -62,7 +79,7 @@ def client_evaluations(cfg, models: dict[str, Step], pool: str | None, queries: 
     """The steps ``eval.*`` switches on. ``models``: label -> the model's evaluation step (its base
     and adapter inputs); ``pool``: the step whose pool.jsonl the final target trained on (None: no
     synthetic set); ``queries``: steps whose queries.jsonl is released; ``reward``: the method's
-    reward proxy step (audited on its rewards in an audit run), if any."""
+    scoring step (its reward model, bt or gfriend, is audited on its scores in an audit run), if any."""
     e, task = cfg.eval, cfg.task.name
     steps = []
     if pool is not None and e.similarity:
@@ -90,10 +107,9 @@ def client_evaluations(cfg, models: dict[str, Step], pool: str | None, queries: 
                                    "max_length": cfg.model.target.max_length}, inputs, side="client"))
         if reward is not None:
             steps.append(Step("canary_exposure_reward_proxy", CANARY_REWARD_EXPOSURE,
-                              {**_canary_params(cfg), "task": task, "label": "reward_proxy",
-                               "references": e.canary_references, "dtype": cfg.model.proxy.dtype,
-                               "max_length": cfg.model.proxy.max_length},
-                              {"base": reward.inputs["base"], "reward": reward.name}, side="client"))
+                              {**_canary_params(cfg), "label": "reward_proxy", "references": e.canary_references,
+                               "scorer": dict(reward.params)},
+                              {r: reward.inputs[r] for r in ("base", "reward_proxy")}, side="client"))
     return steps
 
 
@@ -112,8 +128,8 @@ def with_evaluations(cfg, recipe: Recipe) -> Recipe:
     trained = by_name.get(target.inputs.get("adapter")) if target is not None else None
     pool = trained.inputs.get("pool") if trained is not None else None
     queries = [s.name for s in recipe.steps if s.kind == "questions"]
-    reward = next((s for s in recipe.steps if s.kind == "reward_model" and "base" in s.inputs), None)
-    extra = client_evaluations(cfg, models, pool, queries, reward) + pii_steps(cfg, models)
+    reward = next((s for s in recipe.steps if s.kind == "scores" and "reward_proxy" in s.inputs), None)
+    extra = client_evaluations(cfg, models, pool, queries, reward) + pii_steps(cfg, models, by_name)
     return Recipe(recipe.method, list(recipe.steps) + extra) if extra else recipe
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rewardds.recipes.common import base_models, evaluation, plain, private_finetune, sampler
+from rewardds.recipes.common import base_models, evaluation, model_eval_params, plain, private_finetune, sampler
 from rewardds.recipes.fewshot import GENERATOR_FORMATS
 from rewardds.recipes.step import Recipe, Step, Touch
 from rewardds.stages.base_model import PROFESSIONAL_MODEL
@@ -128,7 +128,7 @@ def evaluations(cfg, method, dp_base: str) -> list[Step]:
         return steps
     on_seed = {"gen_proxy"} | ({"target"} if which == "proxy" else set())
     steps = [replace(st, inputs={**st.inputs, "base": dp_base}) if st.eval_label in on_seed else st for st in steps]
-    params = {"label": "attacker", "eval": plain(cfg.eval), "dtype": cfg.model.proxy.dtype, "seed": cfg.seed,
+    params = {"label": "attacker", "eval": model_eval_params(cfg), "dtype": cfg.model.proxy.dtype, "seed": cfg.seed,
               "sampler": sampler(cfg), "task": cfg.task.name}
     inputs = {"base": "base:proxy", "test": "data:test", "adapter": "gen_proxy"}
     return steps + [Step("eval_attacker", EVALUATE, params, inputs, eval_label="attacker")]

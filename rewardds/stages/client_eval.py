@@ -127,16 +127,35 @@ def _canary_exposure(ctx: Context, step, ins: dict, out: Path) -> dict:
 
 
 def _canary_reward_exposure(ctx: Context, step, ins: dict, out: Path) -> dict:
-    """params: as canary_exposure; inputs: base (the reward proxy's base), reward (a reward_model step).
-    The canaries' exposure in the reward proxy's rewards: true secret's answer vs the references'."""
-    from rewardds.audit import exposure_summary, load_reward_model, make_canaries, reward_canary_table
+    """params: as canary_exposure plus ``scorer`` (the method's scoring params: lm, task and, for
+    GFRIEND, reward); inputs: base and reward_proxy, as the method's scoring step has them.
+    The canaries' exposure in the reward model's scores (Bradley-Terry rewards or the GFRIEND
+    judge's probability of "good"): true secret's answer vs the references'."""
+    from rewardds.audit import exposure_summary, make_canaries, reward_canary_table
+    from rewardds.reward import build_scorer
 
     p = step.params
-    model, tok = load_reward_model(ins["base"], p["dtype"], ins["reward"] / "adapter", ctx.device)
-    canaries = make_canaries(p["num"], p["digits"], p["seed"])
-    table = reward_canary_table(model, tok, ctx.task, canaries, p["references"], p["digits"], p["seed"],
-                                p["max_length"])
+    scorer = build_scorer(ctx, p["scorer"], ins)
+    try:
+        canaries = make_canaries(p["num"], p["digits"], p["seed"])
+        table = reward_canary_table(scorer, ctx.task, canaries, p["references"], p["digits"], p["seed"])
+    finally:
+        scorer.close()
     return _finish(out, {"label": p["label"], **exposure_summary(table, p["seed"])})
+
+
+def _pii(ctx: Context, step, ins: dict, out: Path) -> dict:
+    """params: task, label, lm (dtype, max_length), formats (the model's training formats), seed,
+    num_candidates, max_records; inputs: base, adapter (optional). The PII reconstruction attack
+    (:mod:`rewardds.eval.pii`) against the client's records (an audit run's canaries left out)."""
+    from rewardds.eval.pii import evaluate_pii
+
+    p = step.params
+    adapter = ins["adapter"] / "adapter" if ins.get("adapter") is not None else None
+    result = evaluate_pii(p["lm"], ins["base"], adapter, client_records(ctx), seed=p["seed"], task=p["task"],
+                          num_candidates=p["num_candidates"], max_records=p["max_records"],
+                          formats=tuple(p["formats"]), device=ctx.device)
+    return _finish(out, {"label": p["label"], **result})
 
 
 SIMILARITY = Block("client_similarity", _similarity)
@@ -144,3 +163,4 @@ SYNTHETIC_IFD = Block("synthetic_ifd", _synthetic_ifd)
 SYNTHETIC_COPIES = Block("synthetic_copies", _synthetic_copies)
 CANARY_EXPOSURE = Block("canary_exposure", _canary_exposure)
 CANARY_REWARD_EXPOSURE = Block("canary_reward_exposure", _canary_reward_exposure)
+PII = Block("pii", _pii)
