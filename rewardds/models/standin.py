@@ -136,14 +136,19 @@ def build_model(arch: str, tokenizer, hidden_size: int, num_layers: int, num_hea
     return LlamaForCausalLM(LlamaConfig(**common, tie_word_embeddings=False))
 
 
-def pretrain(model, tokenizer, task: str, steps: int, max_length: int, trainer_cfg, seed: int) -> None:
-    """A short pass over the task's public conversations rendered by the model's own template."""
+def pretrain(model, tokenizer, task: str, steps: int, max_length: int, trainer_cfg, seed: int,
+             turn_words: int = 8) -> None:
+    """A short pass over the task's public conversations rendered by the model's own template, the
+    assistant turns cut to ``turn_words`` words: the model learns to close its turn early, so the
+    small generation budgets of ``experiment=smoke`` see finished generations."""
+    from rewardds import chat
     from rewardds.data import demo_dir, load_records
     from rewardds.models.tiny import pretrain_on_conversations, public_conversations
 
     public = load_records(demo_dir(task) / "public.jsonl", task)
-    pretrain_on_conversations(model, tokenizer, task, public_conversations(task, public, seed), steps=steps,
-                              lr=3e-3, batch_size=16, max_length=max_length, trainer_cfg=trainer_cfg, seed=seed,
+    convs = [(u, chat.shorten(a, turn_words).removesuffix(" ...")) for u, a in public_conversations(task, public, seed)]
+    pretrain_on_conversations(model, tokenizer, task, convs, steps=steps, lr=3e-3, batch_size=16,
+                              max_length=max_length, trainer_cfg=trainer_cfg, seed=seed,
                               desc=f"stand-in {model.config.model_type}")
 
 

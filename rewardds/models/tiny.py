@@ -90,7 +90,8 @@ def pretrain_on_conversations(model, tokenizer, task: str, convs: list[tuple[str
     data = LMDataset(examples)
     steps_per_epoch = max(1, len(data) // batch_size)
     epochs = max(1, -(-steps // steps_per_epoch))
-    module = CausalLMModule(model, lr=lr, pad_id=tokenizer.pad_token_id, warmup_steps=20, total_steps=steps)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id  # Llama 3: no pad
+    module = CausalLMModule(model, lr=lr, pad_id=pad, warmup_steps=20, total_steps=steps)
     log.info("pretraining %s: %d conversations, %d steps", desc, len(data), steps)
     fit(module, data, batch_size=batch_size, epochs=epochs, max_steps=steps, trainer_cfg=trainer_cfg, desc=desc,
         seed=seed)
