@@ -11,8 +11,6 @@ and chat templates (rewardds.models.standin), random or briefly pretrained weigh
 """
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
@@ -35,7 +33,7 @@ def standins(tmp_path_factory) -> dict:
 def trained_standins(tmp_path_factory) -> dict:
     """arch -> a stand-in briefly pretrained on the public medical conversations (it ends its turns)."""
     root = tmp_path_factory.mktemp("trained-standins")
-    return {arch: write_standin(root / arch, arch, train_steps=60, seed=i) for i, arch in enumerate(ARCHS)}
+    return {arch: write_standin(root / arch, arch, train_steps=150, seed=i) for i, arch in enumerate(ARCHS)}
 
 
 # --------------------------------------------------------------------------- chat templates
@@ -168,15 +166,33 @@ def test_rewardds_runs_with_a_qwen2_proxy_and_a_llama_target(trained_standins, r
     Qwen2-based reward model scores: only text crosses between them."""
     metrics, run_dir = run_pipeline(
         ["experiment=smoke", "method=rewardds", "model=hf", f"model.proxy.path={trained_standins['qwen2']}",
-         f"model.target.path={trained_standins['llama']}", "model.lora.target_modules=[q_proj,v_proj]"],
-        cache_dir=tmp_path / "cache")
-    assert metrics["method"] == "rewardds" and metrics["synthetic_size"] > 0
-    assert set(metrics["eval"]) >= {"base", "gen_proxy", "target"}
-    for label in ("base", "target"):
-        assert metrics["eval"][label]["n"] == 4
-    stages = metrics["stages"]
-    refine = next(v for k, v in stages.items() if k.startswith("refine@"))
-    assert refine.get("summary", refine).get("rewritten", 0) >= 0
-    cfg = json.loads(json.dumps(metrics))  # the metrics are plain JSON (no paths or tensors)
-    assert cfg["method"] == "rewardds"
-    assert (run_dir / "privacy.json").exists()
+         f"model.target.path={trained_standins['llama']}", "model.lora.target_modules=[q_proj,v_proj]",
+         "refine.n=4"], cache_dir=tmp_path / "cache")
+    stages = {name: rec.get("summary", {}) for name, rec in metrics["stages"].items()}
+    assert stages["queries"]["queries"] > 0 and stages["candidates"]["candidates"] > 0
+    assert stages["scores"]["scored"] == stages["candidates"]["candidates"]  # Qwen2 reward model, Qwen2 answers
+    assert stages["refine@2"]["rewritten"] > 0  # Llama rewrites scored by the Qwen2 reward model
+    assert metrics["synthetic_size"] > 0
+    for label in ("base", "gen_proxy", "target"):
+        assert metrics["eval"][label]["n"] == 4 and metrics["eval"][label]["ppl"] > 1
+    for step in ("queries", "candidates"):  # model=hf's default dtype, for the samplers too
+        assert metrics["sampling"][step]["dtype"] == "bfloat16"
+
+
+# --------------------------------------------------------------------------- bad folders
+
+
+def test_a_checkpoint_without_a_chat_template_is_one_config_error(standins, tmp_path):
+    import shutil
+
+    from rewardds.errors import ConfigError
+    from rewardds.models.loading import check_model_dir
+
+    bad = tmp_path / "no-template"
+    shutil.copytree(standins["llama"], bad)
+    (bad / "chat_template.jinja").unlink()
+    with pytest.raises(ConfigError) as err:
+        check_model_dir(bad, "model.target.path")
+    msg = str(err.value)
+    assert "model.target.path" in msg and "chat template" in msg and str(bad) in msg and "\n" not in msg
+    assert check_model_dir(standins["llama"], "model.target.path") == standins["llama"]

@@ -118,9 +118,12 @@ def _check_tokenizer(p: Path, key: str) -> None:
     if not present:
         raise ConfigError(key, f"no tokenizer in {p} (expected one of {', '.join(TOKENIZER_FILES)})")
     try:
-        load_tokenizer(p)
+        tok = load_tokenizer(p)
     except Exception as exc:  # noqa: BLE001
         raise ConfigError(key, f"tokenizer {p / present[0]} does not load ({_first_line(exc)})") from None
+    if not tok.chat_template:  # every prompt goes through the checkpoint's own template (rewardds.chat)
+        raise ConfigError(key, f"tokenizer in {p} has no chat template (expected chat_template.jinja or "
+                               "tokenizer_config.json's chat_template, as instruct checkpoints ship)")
 
 
 def load_tokenizer(path):
