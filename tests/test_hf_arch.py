@@ -196,3 +196,16 @@ def test_a_checkpoint_without_a_chat_template_is_one_config_error(standins, tmp_
     msg = str(err.value)
     assert "model.target.path" in msg and "chat template" in msg and str(bad) in msg and "\n" not in msg
     assert check_model_dir(standins["llama"], "model.target.path") == standins["llama"]
+
+
+def test_a_model_dir_keeps_its_dtype_across_processes(standins):
+    """Pickled (spawned workers, DDP) a base folder still carries its dtype."""
+    import pickle
+
+    from rewardds.models.loading import with_dtype
+
+    folder = pickle.loads(pickle.dumps(with_dtype(standins["qwen2"], "bfloat16")))
+    assert folder == standins["qwen2"] and folder.dtype == "bfloat16"
+    assert (folder / "config.json").is_file()
+    with pytest.raises(Exception, match="model.\\*.dtype"):
+        with_dtype(standins["qwen2"], "bf17")

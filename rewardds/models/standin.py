@@ -186,3 +186,25 @@ def _cpu_trainer():
     from rewardds.config import TrainerConfig
 
     return OmegaConf.merge(OmegaConf.structured(TrainerConfig), {"enable_progress_bar": False})
+
+
+def main(argv=None) -> None:
+    """``python -m rewardds.models.standin OUT --arch qwen2|llama [--train-steps N] [--dtype D]``:
+    a local folder to point ``model=hf model.proxy.path=`` (or ``target``) at."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("out")
+    ap.add_argument("--arch", choices=ARCHS, required=True)
+    ap.add_argument("--task", default="medical")
+    ap.add_argument("--dtype", default="bfloat16")
+    ap.add_argument("--train-steps", type=int, default=150)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    out = write_standin(args.out, args.arch, task=args.task, dtype=args.dtype, train_steps=args.train_steps,
+                        seed=args.seed)
+    print(out)
+
+
+if __name__ == "__main__":
+    main()
