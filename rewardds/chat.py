@@ -196,8 +196,12 @@ def encode_example(tokenizer, task: str, question: str, answer: str, max_length:
     """
     prompt = render_prompt(tokenizer, task, question)
     full = _render(tokenizer, messages(task, question, answer), False)
-    if not full.startswith(prompt):  # templates that re-render the prompt differently
-        raise ValueError("chat template does not extend the prompt with the answer")
+    if not full.startswith(prompt):  # templates that re-render the prompt differently (e.g. thinking blocks)
+        from rewardds.errors import ConfigError
+
+        raise ConfigError("model.*.path", f"the chat template of {tokenizer.name_or_path} does not render a "
+                                          "conversation with the answer as the generation prompt followed by the "
+                                          "answer, so the answer tokens cannot be told apart for the loss")
     p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     a_ids = tokenizer(answer_turn(full[len(prompt):]), add_special_tokens=False)["input_ids"]
     a_ids = a_ids[: max(1, max_length // 2)] if len(p_ids) + len(a_ids) > max_length else a_ids

@@ -33,7 +33,7 @@ def standins(tmp_path_factory) -> dict:
 def trained_standins(tmp_path_factory) -> dict:
     """arch -> a stand-in briefly pretrained on the public medical conversations (it ends its turns)."""
     root = tmp_path_factory.mktemp("trained-standins")
-    return {arch: write_standin(root / arch, arch, train_steps=150, seed=i) for i, arch in enumerate(ARCHS)}
+    return {arch: write_standin(root / arch, arch, train_steps=100, seed=i) for i, arch in enumerate(ARCHS)}
 
 
 # --------------------------------------------------------------------------- chat templates
@@ -209,3 +209,17 @@ def test_a_model_dir_keeps_its_dtype_across_processes(standins):
     assert (folder / "config.json").is_file()
     with pytest.raises(Exception, match="model.\\*.dtype"):
         with_dtype(standins["qwen2"], "bf17")
+
+
+def test_a_template_whose_generation_prompt_the_answer_does_not_extend_is_one_config_error(standins):
+    """A template whose generation prompt is not the start of the conversation with the answer (here:
+    it opens a thinking block the rendered answer turn has not) leaves no answer span to supervise:
+    one ConfigError naming the checkpoint, not a traceback, and no private text in it."""
+    from rewardds.errors import ConfigError
+
+    tok = load_tokenizer(standins["qwen2"])
+    tok.chat_template = tok.chat_template.replace("'<|im_start|>assistant\\n' }}", "'<|im_start|>assistant\\n<think>' }}")
+    assert chat.render_prompt(tok, "medical", QUESTION).endswith("<think>")
+    with pytest.raises(ConfigError) as err:
+        chat.encode_example(tok, "medical", QUESTION, ANSWER, max_length=512)
+    assert str(standins["qwen2"]) in str(err.value) and ANSWER not in str(err.value)

@@ -154,10 +154,12 @@ def pretrain(model, tokenizer, task: str, steps: int, max_length: int, trainer_c
 
 def write_standin(out_dir, arch: str, task: str = "medical", dtype: str = "bfloat16", train_steps: int = 0,
                   vocab_size: int = 600, hidden_size: int = 64, num_layers: int = 2, num_heads: int = 2,
-                  num_kv_heads: int = 1, max_length: int = 160, seed: int = 0, trainer_cfg=None) -> Path:
+                  num_kv_heads: int = 1, max_length: int = 96, seed: int = 0, trainer_cfg=None) -> Path:
     """Write a stand-in ``arch`` checkpoint (config, safetensors in ``dtype``, tokenizer with its chat
     template, generation_config) to ``out_dir``; returns the folder. Head size is
-    ``hidden_size // num_heads`` (32 by default: vLLM's CPU attention needs 32, 64, 80, ...)."""
+    ``hidden_size // num_heads`` (32 by default: vLLM's CPU attention needs 32, 64, 80, ...);
+    ``max_length`` is the pretraining context (prompts cut from the left; short sequences keep the
+    pretraining to seconds)."""
     from transformers import GenerationConfig
 
     from rewardds.models.loading import torch_dtype
@@ -198,7 +200,7 @@ def main(argv=None) -> None:
     ap.add_argument("--arch", choices=ARCHS, required=True)
     ap.add_argument("--task", default="medical")
     ap.add_argument("--dtype", default="bfloat16")
-    ap.add_argument("--train-steps", type=int, default=150)
+    ap.add_argument("--train-steps", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     out = write_standin(args.out, args.arch, task=args.task, dtype=args.dtype, train_steps=args.train_steps,
