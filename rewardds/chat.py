@@ -34,7 +34,38 @@ def messages(task: str, question: str, answer: str | None = None) -> list[dict]:
 
 
 def _render(tokenizer, msgs: list[dict], generation_prompt: bool) -> str:
+    if msgs and msgs[0]["role"] == "system" and not supports_system(tokenizer):
+        msgs = fold_system(msgs)
     return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=generation_prompt)
+
+
+def fold_system(msgs: list[dict]) -> list[dict]:
+    """The system text as the opening paragraph of the first user turn (for templates without a
+    system role), the way such models' own docs prompt them."""
+    system, rest = msgs[0]["content"], [dict(m) for m in msgs[1:]]
+    if rest and rest[0]["role"] == "user":
+        rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
+    else:
+        rest.insert(0, {"role": "user", "content": system})
+    return rest
+
+
+_PROBE = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+
+
+def supports_system(tokenizer) -> bool:
+    """Whether the tokenizer's chat template renders a system message. Templates of Gemma,
+    Mistral and others ``raise_exception`` on one; checked once per tokenizer (the answer is
+    kept on the tokenizer object)."""
+    known = getattr(tokenizer, "_rewardds_system_role", None)
+    if known is None:
+        try:
+            tokenizer.apply_chat_template(_PROBE, tokenize=False, add_generation_prompt=True)
+            known = True
+        except Exception:  # noqa: BLE001 - jinja2 TemplateError from raise_exception, or any template fault
+            known = False
+        tokenizer._rewardds_system_role = known
+    return known
 
 
 def render_prompt(tokenizer, task: str, question: str) -> str:
@@ -150,6 +181,13 @@ def render_for_reward(tokenizer, task: str, question: str, answer: str) -> str:
     return _render(tokenizer, msgs, False)
 
 
+def answer_turn(rendered: str) -> str:
+    """What the template writes after the prompt, up to its end-of-turn token: the whitespace
+    some templates put after that token (Qwen's ``<|im_end|>\\n``) only separates turns, and a
+    model stops at the end-of-turn token, so it is not supervised."""
+    return rendered.rstrip()
+
+
 def encode_example(tokenizer, task: str, question: str, answer: str, max_length: int, loss_on: str = "answer") -> dict:
     """Token ids and labels of one conversation; prompt tokens get label -100 unless loss_on='all'.
 
@@ -158,10 +196,14 @@ def encode_example(tokenizer, task: str, question: str, answer: str, max_length:
     """
     prompt = render_prompt(tokenizer, task, question)
     full = _render(tokenizer, messages(task, question, answer), False)
-    if not full.startswith(prompt):  # templates that re-render the prompt differently
-        raise ValueError("chat template does not extend the prompt with the answer")
+    if not full.startswith(prompt):  # templates that re-render the prompt differently (e.g. thinking blocks)
+        from rewardds.errors import ConfigError
+
+        raise ConfigError("model.*.path", f"the chat template of {tokenizer.name_or_path} does not render a "
+                                          "conversation with the answer as the generation prompt followed by the "
+                                          "answer, so the answer tokens cannot be told apart for the loss")
     p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    a_ids = tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
+    a_ids = tokenizer(answer_turn(full[len(prompt):]), add_special_tokens=False)["input_ids"]
     a_ids = a_ids[: max(1, max_length // 2)] if len(p_ids) + len(a_ids) > max_length else a_ids
     p_ids = p_ids[-(max_length - len(a_ids)):] if len(p_ids) + len(a_ids) > max_length else p_ids
     ids = p_ids + a_ids

@@ -302,3 +302,23 @@ def test_unsupported_adapter_is_detected(tiny_dirs, tmp_path):
     cfg["use_dora"] = True
     (dora / "adapter_config.json").write_text(json.dumps(cfg))
     assert "DoRA" in lora_unsupported_reason(tiny_dirs.base, dora, 8)
+
+
+# --------------------------------------------------------------------------- dtype
+
+
+def test_engine_loads_the_configured_dtype_of_a_qwen2_standin(tmp_path):
+    """build_sampler hands the base folder's ``model.<which>.dtype`` to the engine: a bf16 Qwen2
+    stand-in (rewardds.models.standin: its own tokenizer and chat template) runs in bf16."""
+    from rewardds.models.loading import with_dtype
+    from rewardds.models.standin import write_standin
+    from rewardds.sampling import build_sampler
+
+    folder = write_standin(tmp_path / "qwen2", "qwen2", dtype="float32")  # on disk fp32: the config decides
+    cfg = {"backend": "vllm", **ENGINE}
+    with build_sampler(cfg, with_dtype(folder, "bfloat16")) as s:
+        assert s.llm.llm_engine.model_config.dtype == torch.bfloat16
+        assert s.stats["dtype"] == "bfloat16"
+        prompts = [chat.render_prompt(s.tokenizer, TASK, q) for q in QUESTIONS[:4]]
+        out = s.generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=6))
+    assert [len(o) for o in out] == [1] * 4 and all(o[0].num_tokens >= 1 for o in out)

@@ -27,7 +27,7 @@ supervises:
 
 The NLLs are not computed with :func:`rewardds.eval.metrics.per_example_nll`:
 that scorer tokenises ``answer + eos`` on its own, which is not the template's
-answer rendering used in training (e.g. Qwen's ``<|im_end|>\\n``).  The batched
+answer rendering used in training (e.g. Qwen's ``<|im_end|>``).  The batched
 scorer here takes token ids instead; it right-pads, always passes the
 attention mask and computes log-probabilities in float32.
 """

@@ -17,6 +17,45 @@ def torch_dtype(name: str):
         raise ConfigError("model.*.dtype", f"unknown dtype {name!r} (expected {', '.join(DTYPES)})") from None
 
 
+class ModelDir(type(Path())):
+    """A base model's folder together with the dtype the run loads it in (``model.<which>.dtype``).
+
+    The base model stage hands these out as the ``base:proxy`` / ``base:target`` inputs, so a stage
+    that passes its base folder to :func:`rewardds.sampling.build_sampler` samples in the configured
+    dtype without a dtype parameter of its own (the dtype is part of the base model's cache
+    identity instead). It is a ``Path`` in every other respect; paths derived from it
+    (``folder / "x"``) have ``dtype`` None. Build one with :func:`with_dtype`.
+    """
+
+    dtype: str | None = None
+
+    def __reduce__(self):
+        return with_dtype, (str(self), self.dtype)
+
+
+def with_dtype(path, dtype: str) -> ModelDir:
+    """``path`` as a :class:`ModelDir` loaded in ``dtype`` (checked against :data:`DTYPES`)."""
+    torch_dtype(dtype)
+    folder = ModelDir(path)
+    folder.dtype = dtype
+    return folder
+
+
+def dtype_identity(digest: str, dtype: str) -> str:
+    """A base model's cache identity: its checkpoint digest, plus the dtype it is loaded in unless
+    float32 (the embedded model's dtype: the identities of float32 runs stay what they were)."""
+    if dtype == "float32":
+        return digest
+    import hashlib
+
+    return hashlib.sha256(f"{digest}:{dtype}".encode()).hexdigest()
+
+
+def configured_dtype(path) -> str | None:
+    """The dtype a :class:`ModelDir` carries; None for a plain path."""
+    return getattr(path, "dtype", None)
+
+
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
@@ -79,9 +118,12 @@ def _check_tokenizer(p: Path, key: str) -> None:
     if not present:
         raise ConfigError(key, f"no tokenizer in {p} (expected one of {', '.join(TOKENIZER_FILES)})")
     try:
-        load_tokenizer(p)
+        tok = load_tokenizer(p)
     except Exception as exc:  # noqa: BLE001
         raise ConfigError(key, f"tokenizer {p / present[0]} does not load ({_first_line(exc)})") from None
+    if not tok.chat_template:  # every prompt goes through the checkpoint's own template (rewardds.chat)
+        raise ConfigError(key, f"tokenizer in {p} has no chat template (expected chat_template.jinja or "
+                               "tokenizer_config.json's chat_template, as instruct checkpoints ship)")
 
 
 def load_tokenizer(path):

@@ -80,23 +80,32 @@ def public_conversations(task: str, public: list[Record], seed: int, max_example
     return pairs
 
 
-def pretrain_tiny(task: str, public: list[Record], cfg, max_length: int, out_dir: Path, trainer_cfg) -> Path:
-    """Train tokenizer and model on the public corpus; save an HF folder to ``out_dir``."""
+def pretrain_on_conversations(model, tokenizer, task: str, convs: list[tuple[str, str]], steps: int, lr: float,
+                               batch_size: int, max_length: int, trainer_cfg, seed: int, desc: str) -> None:
+    """Train ``model`` on (user, assistant) pairs rendered by ``tokenizer``'s chat template, loss on
+    every token, for ``steps`` steps (the embedded model's and the stand-ins' pretraining)."""
     from rewardds.training.lm import CausalLMModule, LMDataset, fit
 
+    examples = [chat.encode_example(tokenizer, task, u, a, max_length, loss_on="all") for u, a in convs]
+    data = LMDataset(examples)
+    steps_per_epoch = max(1, len(data) // batch_size)
+    epochs = max(1, -(-steps // steps_per_epoch))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id  # Llama 3: no pad
+    module = CausalLMModule(model, lr=lr, pad_id=pad, warmup_steps=20, total_steps=steps)
+    log.info("pretraining %s: %d conversations, %d steps", desc, len(data), steps)
+    fit(module, data, batch_size=batch_size, epochs=epochs, max_steps=steps, trainer_cfg=trainer_cfg, desc=desc,
+        seed=seed)
+
+
+def pretrain_tiny(task: str, public: list[Record], cfg, max_length: int, out_dir: Path, trainer_cfg) -> Path:
+    """Train tokenizer and model on the public corpus; save an HF folder to ``out_dir``."""
     convs = public_conversations(task, public, cfg.seed)
     texts = [chat.system_message(task)] + [u for u, _ in convs] + [a for _, a in convs]
     tokenizer = train_tokenizer(texts, cfg.vocab_size)
     model = build_model(tokenizer, cfg)
-    examples = [chat.encode_example(tokenizer, task, u, a, max_length, loss_on="all") for u, a in convs]
-    data = LMDataset(examples)
-    steps_per_epoch = max(1, len(data) // cfg.pretrain_batch_size)
-    epochs = max(1, -(-cfg.pretrain_steps // steps_per_epoch))
-    module = CausalLMModule(model, lr=cfg.pretrain_lr, pad_id=tokenizer.pad_token_id, warmup_steps=20,
-                            total_steps=cfg.pretrain_steps)
-    log.info("pretraining the tiny base model: %d conversations, %d steps", len(data), cfg.pretrain_steps)
-    fit(module, data, batch_size=cfg.pretrain_batch_size, epochs=epochs, max_steps=cfg.pretrain_steps,
-        trainer_cfg=trainer_cfg, desc="base model", seed=cfg.seed)
+    pretrain_on_conversations(model, tokenizer, task, convs, steps=cfg.pretrain_steps, lr=cfg.pretrain_lr,
+                              batch_size=cfg.pretrain_batch_size, max_length=max_length, trainer_cfg=trainer_cfg,
+                              seed=cfg.seed, desc="base model")
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

@@ -15,9 +15,19 @@ __all__ = ["BACKENDS", "Completion", "Sampler", "SamplingParams", "build_sampler
 BACKENDS = {"hf": "rewardds.sampling.hf:HFSampler", "vllm": "rewardds.sampling.vllm:VLLMSampler"}
 
 
-def build_sampler(cfg, model_dir, adapter_dir=None) -> Sampler:
-    """Instantiate the backend named by ``cfg["backend"]`` (the ``sampler`` group, or a step's copy of it)."""
+def build_sampler(cfg, model_dir, adapter_dir=None, dtype: str | None = None) -> Sampler:
+    """Instantiate the backend named by ``cfg["backend"]`` (the ``sampler`` group, or a step's copy of it).
+
+    The model is loaded in ``dtype``; by default the dtype ``model_dir`` carries (a base model folder
+    of the run, :class:`rewardds.models.loading.ModelDir`: ``model.<which>.dtype``), else the backend's
+    default. The dtype belongs to the model, not to the ``sampler`` group.
+    """
+    from rewardds.models.loading import configured_dtype
+
     opts = dict(cfg)
+    dtype = dtype or configured_dtype(model_dir)
+    if dtype is not None:
+        opts["dtype"] = dtype
     backend = opts.pop("backend")
     if backend not in BACKENDS:
         from rewardds.errors import ConfigError

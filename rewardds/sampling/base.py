@@ -44,6 +44,11 @@ class Sampler(abc.ABC):
         self.adapter_dir = str(adapter_dir) if adapter_dir else None
         self.options = options
         self.stats = {"prompts": 0, "generated_tokens": 0, "seconds": 0.0}
+        self.dtype: str | None = None  # what the backend loads the weights in (model.<which>.dtype)
+
+    def loaded_in(self, dtype: str) -> None:
+        """Record the weights' dtype; it is reported with the stats (``sampling.stats.json``)."""
+        self.dtype = self.stats["dtype"] = str(dtype)
 
     @abc.abstractmethod
     def generate(self, prompts: list[str], params: SamplingParams, desc: str = "sampling") -> list[list[Completion]]:

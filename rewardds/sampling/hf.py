@@ -20,6 +20,7 @@ class HFSampler(Sampler):
         from rewardds.models.loading import load_causal_lm, load_tokenizer
 
         self.batch_size = batch_size
+        self.loaded_in(dtype)
         self.tokenizer = load_tokenizer(model_dir)
         self.tokenizer.padding_side = "left"
         model = load_causal_lm(model_dir, dtype)

@@ -221,8 +221,9 @@ class VLLMSampler(Sampler):
     ``batch_size`` caps the sequences the engine runs at once (``max_num_seqs``).
     ``gpu_memory_utilization`` on CPU is the share of RAM reserved for the KV
     cache: values that would not fit in the available memory fall back to 0.2.
-    Extra options (not in the config schema): ``dtype`` (default float32 on CPU,
-    ``auto`` on CUDA), ``lora_mode`` (auto | native | merge), ``merge_cache_dir``,
+    ``dtype`` is the model's (``build_sampler`` passes ``model.<which>.dtype``; without one float32
+    on CPU, ``auto`` on CUDA; vLLM on CPU runs bfloat16 and float32).
+    Extra options (not in the config schema): ``lora_mode`` (auto | native | merge), ``merge_cache_dir``,
     ``seed`` (engine seed), ``per_request_seed`` (default true: each prompt's samples depend only on
     ``SamplingParams.seed`` and its position, not on batching; false leaves the engine's RNG, which on
     GPUs lets FlashInfer sample), ``engine_kwargs`` (dict passed to ``vllm.LLM``).
@@ -295,6 +296,7 @@ class VLLMSampler(Sampler):
             kw["gpu_memory_utilization"] = 0.9 if gpu_memory_utilization is None else gpu_memory_utilization
         kw.update(engine_kwargs or {})
         self.engine_kwargs = kw
+        self.loaded_in(kw["dtype"])
 
         t0 = time.perf_counter()
         if self.adapter_dir is None:

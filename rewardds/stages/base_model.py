@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from rewardds.io import write_json
-from rewardds.models.loading import check_model_dir
+from rewardds.models.loading import check_model_dir, dtype_identity, with_dtype
 from rewardds.recipes.step import Block
 from rewardds.stages.context import Context
 
@@ -33,11 +33,12 @@ def run(ctx: Context) -> dict[str, Path]:
                     {},
                     lambda d: _pretrain(ctx, d, spec.max_length),
                 )
-            out[which] = ctx.paths["tiny"] / "model"
-            ctx.digests[which] = ctx.runner.manifest_digest(ctx.paths["tiny"])
+            folder, digest = ctx.paths["tiny"] / "model", ctx.runner.manifest_digest(ctx.paths["tiny"])
         else:
-            out[which] = check_model_dir(spec.path, f"model.{which}.path")
-            ctx.digests[which] = fingerprint_checkpoint(out[which])
+            folder = check_model_dir(spec.path, f"model.{which}.path")
+            digest = fingerprint_checkpoint(folder)
+        # the folder carries model.<which>.dtype to the samplers; the dtype is part of the model's identity
+        out[which], ctx.digests[which] = with_dtype(folder, spec.dtype), dtype_identity(digest, spec.dtype)
     ctx.paths["proxy_base"], ctx.paths["target_base"] = out["proxy"], out["target"]
     return out
 
@@ -71,7 +72,8 @@ def professional(ctx: Context) -> Path:
     else:
         path = check_model_dir(spec.path, "model.professional.path")
         digest = fingerprint_checkpoint(path)
-    ctx.paths["professional_base"], ctx.digests["professional"] = path, digest
+    ctx.paths["professional_base"] = with_dtype(path, spec.dtype)
+    ctx.digests["professional"] = dtype_identity(digest, spec.dtype)
     return path
 
 
