@@ -108,12 +108,23 @@ def trainer_cfg(devices: int):
 
 
 def lightning_fit(devices: int) -> dict:
-    """``training.lm.fit`` as the DP stages call it; seeded sampling, sigma 0, AdamW."""
+    """``training.lm.fit`` as the DP stages call it; seeded sampling, sigma 0, AdamW.
+    ``seen``: the record indices this process trained on, in order."""
     from rewardds.training.lm import LMDataset, fit
 
+    class Recorded(LMDataset):
+        def __getitem__(self, i):
+            self.seen.append(int(i))
+            return super().__getitem__(i)
+
+    data = Recorded(examples())
+    data.seen = []
     m = module(dp_settings("hooks", 0.0, seed=9), lr=1e-2)
-    fit(m, LMDataset(examples()), batch_size=4, epochs=2, trainer_cfg=trainer_cfg(devices), desc="ddp test")
-    return {"steps": m.steps_taken, "weights": {n: p.detach().clone() for n, p in trainables(m.model).items()}}
+    trainer = fit(m, data, batch_size=4, epochs=2, trainer_cfg=trainer_cfg(devices), desc="ddp test")
+    return {"steps": m.steps_taken, "weights": {n: p.detach().clone() for n, p in trainables(m.model).items()},
+            "seen": data.seen,
+            "rank": trainer.global_rank, "world": trainer.world_size,
+            "environment": type(getattr(trainer.strategy, "cluster_environment", None)).__name__}
 
 
 def rank_main(rank: int, world: int, port: int, folder: str) -> None:
@@ -169,6 +180,12 @@ def ranks(rank_run):
     return rank_run("direct")
 
 
+def assert_one_draw_shared(shares: list[list[int]], draw: list[int]) -> None:
+    """The ranks' records (with repeats over steps) are the one-process draw, split between them."""
+    assert sorted(shares[0] + shares[1]) == sorted(draw), "the ranks did not share out one global draw"
+    assert all(len(s) < len(draw) for s in shares), "a rank trained on the whole draw"
+
+
 def assert_grads_close(got: dict, want: dict) -> None:
     assert set(got) == set(want)
     for n in want:
@@ -203,6 +220,8 @@ def test_lightning_ddp_fit_equals_one_process_fit(rank_run):
     fits = rank_run("fit")
     single = lightning_fit(1)
     assert single["steps"] == 2 * int(1 / Q)
+    assert [r["rank"] for r in fits] == [0, 1] and all(r["world"] == 2 for r in fits)
+    assert_one_draw_shared([r["seen"] for r in fits], single["seen"])
     for r in fits:
         assert r["steps"] == single["steps"]
         assert_grads_close(r["weights"], single["weights"])
