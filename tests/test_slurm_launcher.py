@@ -143,3 +143,24 @@ def test_slurm_two_tasks_form_one_dp_ddp_group(slurm_cluster, tmp_path: Path):
     for r in ranks:
         assert r["steps"] == single["steps"]
         assert r["weights"] == pytest.approx(want, rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.slurm
+def test_slurm_launcher_asks_for_nodes_tasks_and_gpus(slurm_cluster, tmp_path: Path):
+    """What a 2-node x 2-GPU job submits (README "Several GPUs / nodes"): one sbatch with
+    --nodes, --ntasks-per-node and --gpus-per-node, its tasks started by srun (one rank each).
+    The one-node CPU cluster cannot grant it, so sbatch refuses; the script is what is checked."""
+    app = _write_app(tmp_path)
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, str(app), "-m", "hydra/launcher=slurm", f"hydra.sweep.dir={sweep}",
+           "hydra.launcher.nodes=2", "hydra.launcher.tasks_per_node=2", "hydra.launcher.gpus_per_node=2",
+           "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1"]
+    env = {k: v for k, v in os.environ.items() if k != "REWARDDS_SLURM_PARTITION"}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    (submission,) = sweep.glob(".submitit/.submission_file_*.sh")  # a refused job's script keeps its temp name
+    text = submission.read_text()
+    for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=2", "#SBATCH --gpus-per-node=2",
+                 "#SBATCH --cpus-per-task=1"):
+        assert line in text, text
+    assert "srun" in text, text
+    assert proc.returncode != 0 and "sbatch" in (proc.stdout + proc.stderr).lower()
