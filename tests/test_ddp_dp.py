@@ -225,3 +225,17 @@ def test_lightning_ddp_fit_equals_one_process_fit(rank_run):
     for r in fits:
         assert r["steps"] == single["steps"]
         assert_grads_close(r["weights"], single["weights"])
+
+
+@pytest.mark.parametrize("env, nodes", [({}, 1),
+                                        ({"SLURM_NTASKS": "4", "SLURM_NNODES": "2", "SLURM_JOB_NAME": "run"}, 2),
+                                        ({"SLURM_NTASKS": "4", "SLURM_NNODES": "2", "SLURM_JOB_NAME": "bash"}, 1),
+                                        ({"LOCAL_RANK": "0", "WORLD_SIZE": "8", "LOCAL_WORLD_SIZE": "4"}, 2)])
+def test_trainer_spans_the_nodes_of_the_job(monkeypatch, env, nodes):
+    from rewardds.training import distributed
+
+    for k in ("SLURM_NTASKS", "SLURM_NNODES", "SLURM_JOB_NAME", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert distributed.trainer_kwargs() == {"num_nodes": nodes}

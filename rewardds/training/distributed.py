@@ -90,6 +90,12 @@ def launched_externally() -> bool:
     return "LOCAL_RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def trainer_kwargs() -> dict:
+    """What ``pl.Trainer`` needs beyond ``trainer.devices`` to span several nodes: the job's
+    node count (Lightning's SLURMEnvironment refuses num_nodes=1 in a 2-node allocation)."""
+    return {"num_nodes": num_nodes()}
+
+
 def num_nodes() -> int:
     """Nodes of this job: SLURM's allocation (Lightning refuses a mismatch), else torchrun's, else 1."""
     if launched_externally() and "SLURM_NNODES" in os.environ:
