@@ -113,7 +113,8 @@ def build_model(args):
                       num_key_value_heads=args.kv_heads or args.heads,
                       max_position_embeddings=max(256, args.seq), pad_token_id=0, bos_token_id=1, eos_token_id=2,
                       tie_word_embeddings=False)
-    model = LlamaForCausalLM(cfg).to(args.device)  # move before LoRA (see add_lora)
+    with torch.device(args.device):  # built (randomly initialised) on the device: a 0.5B shape in seconds on a GPU
+        model = LlamaForCausalLM(cfg)  # on its device before LoRA (see add_lora)
     model = add_lora(model, _Lora(args))
     for n, p in model.named_parameters():  # non-zero LoRA B: every LoRA weight gets a gradient, as after step 1
         if p.requires_grad and "lora_B" in n:
