@@ -239,3 +239,15 @@ def test_trainer_spans_the_nodes_of_the_job(monkeypatch, env, nodes):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     assert distributed.trainer_kwargs() == {"num_nodes": nodes}
+
+
+@pytest.mark.parametrize("env, rank", [({}, 0), ({"RANK": "3", "LOCAL_RANK": "1"}, 3), ({"SLURM_PROCID": "5"}, 5),
+                                       ({"LOCAL_RANK": "1"}, 1)])
+def test_launch_rank_is_known_before_the_group(monkeypatch, env, rank):
+    from rewardds.training import distributed
+
+    for k in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert distributed.launch_rank() == rank

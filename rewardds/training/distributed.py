@@ -82,6 +82,17 @@ def no_ddp_grad_sync(trainer):
         wrapper.require_backward_grad_sync = before
 
 
+def launch_rank() -> int:
+    """This process's global rank as its launcher set it, known before any process group exists
+    (torchrun: RANK; SLURM tasks: SLURM_PROCID; Lightning's own launcher: LOCAL_RANK on one node).
+    For callers outside a fit, e.g. a stage cache letting only rank 0 publish."""
+    for var in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
+        value = os.environ.get(var)
+        if value is not None and value.isdigit():
+            return int(value)
+    return 0
+
+
 def launched_externally() -> bool:
     """True when every rank is already a process of its own (SLURM tasks, torchrun):
     Lightning then joins them into one group instead of starting processes."""
