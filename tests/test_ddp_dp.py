@@ -127,9 +127,10 @@ def lightning_fit(devices: int) -> dict:
             "environment": type(getattr(trainer.strategy, "cluster_environment", None)).__name__}
 
 
-def rank_main(rank: int, world: int, port: int, folder: str) -> None:
-    """One rank: the direct checks in a gloo group, then a Lightning fit that forms its own group."""
-    os.environ.update({"REWARDDS_NO_BAR": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+def rank_main(rank: int, world: int, ports: tuple[int, int], folder: str) -> None:
+    """One rank: the direct checks in a gloo group, then a Lightning fit that forms its own
+    group (on another port: the first group's store may still hold its own)."""
+    os.environ.update({"REWARDDS_NO_BAR": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(ports[0]),
                        "WORLD_SIZE": str(world), "RANK": str(rank), "LOCAL_RANK": str(rank), "NODE_RANK": "0"})
     torch.set_num_threads(1)
     torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
@@ -138,13 +139,19 @@ def rank_main(rank: int, world: int, port: int, folder: str) -> None:
     res["noise_seeded"] = noise_draws(11)
     torch.distributed.destroy_process_group()
     torch.save(res, os.path.join(folder, f"rank{rank}_direct.pt"))
+    os.environ["MASTER_PORT"] = str(ports[1])
     torch.save(lightning_fit(world), os.path.join(folder, f"rank{rank}_fit.pt"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n: int) -> tuple[int, ...]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return tuple(s.getsockname()[1] for s in socks)
+    finally:
+        for s in socks:
+            s.close()
 
 
 def spawn(fn, args, nprocs: int, timeout_s: float) -> bool:
@@ -165,7 +172,7 @@ def spawn(fn, args, nprocs: int, timeout_s: float) -> bool:
 @pytest.fixture(scope="module")
 def rank_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ddp")
-    finished = spawn(rank_main, (2, free_port(), str(folder)), nprocs=2, timeout_s=150)
+    finished = spawn(rank_main, (2, free_ports(2), str(folder)), nprocs=2, timeout_s=240)
 
     def results(part: str) -> list[dict]:
         files = [folder / f"rank{r}_{part}.pt" for r in range(2)]
