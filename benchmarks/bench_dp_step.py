@@ -20,6 +20,13 @@ the memory allocated before the steps.
     python -m benchmarks.bench_dp_step                 # reference: 4 layers, d=256, seq 128, batch 16
     python -m benchmarks.bench_dp_step --quick --json  # tiny model, seconds
     python -m benchmarks.bench_dp_step --profile hooks # where the DP overhead goes
+    python -m benchmarks.bench_dp_step --processes 2   # the DP step over 2 gloo ranks vs 1 process (CPU)
+
+``--processes N`` (CPU, torch.distributed gloo): the same logical batch stepped by
+one process with all ``--threads`` and by N ranks with threads/N each (each rank
+clips its share of the records, rank 0 adds the noise, one all-reduce), in one
+run: half the 1-process steps, the N-rank steps, the other half (never at the
+same time). Reported: median ms of each and their ratio (N-rank / 1-process).
 """
 from __future__ import annotations
 
@@ -47,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--intermediate", type=int, default=None, help="MLP width (default 2 x hidden)")
     ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--kv-heads", type=int, default=None, help="key/value heads (GQA; default: --heads)")
     ap.add_argument("--vocab", type=int, default=1024, help="vocabulary size (the tiny model's default)")
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--batch", type=int, default=16)
@@ -66,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="profile one variant (nondp|hooks|functorch|ghost) with torch.profiler and cProfile")
     ap.add_argument("--profile-steps", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--processes", type=int, default=1,
+                    help="N > 1: time the DP step over N gloo ranks against 1 process, interleaved (CPU)")
     ap.add_argument("--_memory-child", dest="memory_child", default=None, help=argparse.SUPPRESS)
     return ap
 
@@ -99,10 +109,12 @@ def build_model(args):
 
     torch.manual_seed(args.seed)
     cfg = LlamaConfig(vocab_size=args.vocab, hidden_size=args.hidden, intermediate_size=args.intermediate,
-                      num_hidden_layers=args.layers, num_attention_heads=args.heads, num_key_value_heads=args.heads,
+                      num_hidden_layers=args.layers, num_attention_heads=args.heads,
+                      num_key_value_heads=args.kv_heads or args.heads,
                       max_position_embeddings=max(256, args.seq), pad_token_id=0, bos_token_id=1, eos_token_id=2,
                       tie_word_embeddings=False)
-    model = LlamaForCausalLM(cfg).to(args.device)  # move before LoRA (see add_lora)
+    with torch.device(args.device):  # built (randomly initialised) on the device: a 0.5B shape in seconds on a GPU
+        model = LlamaForCausalLM(cfg)  # on its device before LoRA (see add_lora)
     model = add_lora(model, _Lora(args))
     for n, p in model.named_parameters():  # non-zero LoRA B: every LoRA weight gets a gradient, as after step 1
         if p.requires_grad and "lora_B" in n:
@@ -181,6 +193,88 @@ def _describe(exc: BaseException) -> str:
     loc = f" at {Path(where.filename).name}:{where.lineno} ({where.name})" if where else ""
     last = f"; raised in {Path(tb[-1].filename).name}:{tb[-1].lineno} ({tb[-1].name})" if tb else ""
     return f"{type(exc).__name__}: {exc}{loc}{last}"
+
+
+# -- several processes (gloo) ---------------------------------------------------------
+
+def _rank_share(batch, rank: int, size: int):
+    import torch
+
+    from rewardds.training.base import select_records
+
+    return select_records(batch, torch.arange(rank, int(batch["num_records"]), size))
+
+
+def _processes_rank(rank: int, args, port: int, folder: str) -> None:
+    """One of N ranks: its share of the batch, threads/N, timed steps (barrier to barrier)."""
+    import torch
+    import torch.distributed as dist
+
+    size = args.processes
+    torch.set_num_threads(max(1, args.threads // size))
+    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+    dist.init_process_group("gloo", rank=rank, world_size=size)
+    module, share = build_module(args, args.modes.split(",")[0]), _rank_share(build_batch(args), rank, size)
+    times = []
+    for _ in range(args.warmup + args.steps):
+        dist.barrier()
+        t0 = time.perf_counter()
+        step(module, share)
+        dist.barrier()  # the N-rank step ends when its slowest rank does
+        times.append(time.perf_counter() - t0)
+    dist.destroy_process_group()
+    if rank == 0:
+        with open(os.path.join(folder, "times.json"), "w") as fh:
+            json.dump(times[args.warmup:], fh)
+
+
+def _time_single(module, batch, steps: int) -> list[float]:
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step(module, batch)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def time_processes(args) -> dict:
+    """Median ms/step of the DP step on 1 process (all threads) and on ``args.processes`` gloo
+    ranks (threads/N each), A-B-A in one run: half the 1-process steps before the ranks start,
+    half after they end (never concurrently: the machine's cores are the point)."""
+    import socket
+    import tempfile
+
+    import torch
+    import torch.multiprocessing as mp
+
+    args.threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    mode = args.modes.split(",")[0]
+    single, batch = build_module(args, mode), build_batch(args)
+    _time_single(single, batch, args.warmup)
+    before = _time_single(single, batch, (args.steps + 1) // 2)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as folder:
+        mp.start_processes(_processes_rank, args=(args, port, folder), nprocs=args.processes, start_method="spawn")
+        with open(os.path.join(folder, "times.json")) as fh:
+            ranks = json.load(fh)
+    torch.set_num_threads(args.threads)
+    ones = before + _time_single(single, batch, args.steps // 2)
+    one, many = statistics.median(ones) * 1000, statistics.median(ranks) * 1000
+    return {"mode": mode, "processes": args.processes, "batch": args.batch, "steps": args.steps,
+            "threads_total": args.threads, "threads_per_rank": max(1, args.threads // args.processes),
+            "one_process_ms": round(one, 2), "n_process_ms": round(many, 2), "ratio": round(many / one, 3),
+            "one_process_times_ms": [round(t * 1000, 1) for t in ones],
+            "n_process_times_ms": [round(t * 1000, 1) for t in ranks], "load_avg": os.getloadavg()[0]}
+
+
+def render_processes(r: dict) -> str:
+    return (f"DP step ({r['mode']}), batch {r['batch']}, {r['steps']} interleaved rounds: 1 process "
+            f"({r['threads_total']} threads) {r['one_process_ms']:.1f} ms, {r['processes']} gloo ranks "
+            f"({r['threads_per_rank']} threads each) {r['n_process_ms']:.1f} ms; ratio {r['ratio']:.3f} "
+            f"(load avg {r['load_avg']:.1f} after)")
 
 
 # -- memory (one fresh process per variant) -------------------------------------
@@ -368,6 +462,17 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: unknown grad_sample_mode {unknown} (expected {', '.join(MODES)})", file=sys.stderr)
         return 2
+    if args.processes > 1:
+        if args.device != "cpu":
+            print("error: --processes: only --device cpu (torch.distributed gloo) is supported", file=sys.stderr)
+            return 2
+        if args.batch < args.processes:
+            print(f"error: --batch {args.batch} gives a rank no record with --processes {args.processes}",
+                  file=sys.stderr)
+            return 2
+        r = time_processes(args)
+        print(json.dumps({"benchmark": "dp_step_processes", **r}, indent=1) if args.json else render_processes(r))
+        return 0
     variants = ["nondp", *modes]
     load_before = os.getloadavg()[0]  # before our own threads add to it
     times, errors = time_variants(args, variants)

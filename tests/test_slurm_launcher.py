@@ -7,6 +7,7 @@ time). Without root and without SLURM it is skipped, unless CI=true: then it fai
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -88,3 +89,78 @@ def test_local_launcher_runs_2x2_sweep(tmp_path: Path):
     assert sorted(o.split(" slurm_job=")[0] for o in outs.values()) == ["x=1 y=a", "x=1 y=b", "x=2 y=a", "x=2 y=b"]
     assert len(list(sweep.glob(".submitit/*/*_log.err"))) == 4
     print(f"local 2x2 sweep: {elapsed:.1f} s")
+
+
+DDP_APP = textwrap.dedent(
+    """
+    import json, os
+    from pathlib import Path
+    import hydra
+    from hydra.core.hydra_config import HydraConfig
+
+    @hydra.main(version_base="1.3", config_path=".", config_name="ddp_app")
+    def main(cfg):
+        from tests.test_ddp_dp import assert_one_draw_shared, lightning_fit
+
+        fit = lightning_fit(cfg.devices)
+        rank = int(os.environ["SLURM_PROCID"])
+        weights = {n: w.double().sum().item() for n, w in fit["weights"].items()}
+        out = Path(HydraConfig.get().runtime.output_dir) / f"rank{rank}.json"
+        out.write_text(json.dumps({"rank": fit["rank"], "world": fit["world"], "steps": fit["steps"],
+                                   "environment": fit["environment"], "seen": fit["seen"],
+                                   "weights": weights}))
+
+    if __name__ == "__main__":
+        main()
+    """
+)
+
+
+@pytest.mark.slurm
+def test_slurm_two_tasks_form_one_dp_ddp_group(slurm_cluster, tmp_path: Path):
+    """hydra.launcher.tasks_per_node=2: submitit starts 2 SLURM tasks, Lightning (SLURMEnvironment)
+    joins them into one DDP group, and the 2-rank DP-SGD fit ends with the 1-process weights."""
+    from tests.test_ddp_dp import assert_one_draw_shared, lightning_fit
+
+    (tmp_path / "app.py").write_text(DDP_APP)
+    (tmp_path / "ddp_app.yaml").write_text(f"devices: 2\nhydra:\n  searchpath:\n    - file://{REPO / 'conf'}\n")
+    env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", REWARDDS_NO_BAR="1")
+    env.pop("REWARDDS_SLURM_PARTITION", None)
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, str(tmp_path / "app.py"), "-m", "hydra/launcher=slurm", f"hydra.sweep.dir={sweep}",
+           "hydra.launcher.tasks_per_node=2", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=2"]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    logs = "\n".join(p.read_text()[-2000:] for p in sweep.glob(".submitit/*/*_log.err"))
+    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}\n{logs}"
+    (submission,) = sweep.glob(".submitit/*/*_submission.sh")
+    assert "#SBATCH --ntasks-per-node=2" in submission.read_text()
+    ranks = [json.loads((sweep / "0" / f"rank{r}.json").read_text()) for r in range(2)]
+    assert [r["rank"] for r in ranks] == [0, 1] and all(r["world"] == 2 for r in ranks), ranks
+    assert all(r["environment"] == "SLURMEnvironment" for r in ranks), ranks
+    single = lightning_fit(1)
+    assert_one_draw_shared([r["seen"] for r in ranks], single["seen"])
+    want = {n: w.double().sum().item() for n, w in single["weights"].items()}
+    for r in ranks:
+        assert r["steps"] == single["steps"]
+        assert r["weights"] == pytest.approx(want, rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.slurm
+def test_slurm_launcher_asks_for_nodes_tasks_and_gpus(slurm_cluster, tmp_path: Path):
+    """What a 2-node x 2-GPU job submits (README "Several GPUs / nodes"): one sbatch with
+    --nodes, --ntasks-per-node and --gpus-per-node, its tasks started by srun (one rank each).
+    The one-node CPU cluster cannot grant it, so sbatch refuses; the script is what is checked."""
+    app = _write_app(tmp_path)
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, str(app), "-m", "hydra/launcher=slurm", f"hydra.sweep.dir={sweep}",
+           "hydra.launcher.nodes=2", "hydra.launcher.tasks_per_node=2", "hydra.launcher.gpus_per_node=2",
+           "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1"]
+    env = {k: v for k, v in os.environ.items() if k != "REWARDDS_SLURM_PARTITION"}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    (submission,) = sweep.glob(".submitit/.submission_file_*.sh")  # a refused job's script keeps its temp name
+    text = submission.read_text()
+    for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=2", "#SBATCH --gpus-per-node=2",
+                 "#SBATCH --cpus-per-task=1"):
+        assert line in text, text
+    assert "srun" in text, text
+    assert proc.returncode != 0 and "sbatch" in (proc.stdout + proc.stderr).lower()

@@ -8,6 +8,10 @@ What a DP run logs: only what is itself DP or public (steps, the noise
 multiplier, the epsilon spent so far). The loss of a Poisson batch of private
 records is an unnoised statistic of those records, so it never reaches a logger,
 the progress bar or W&B. Non-DP runs (target SFT on synthetic data) log their loss.
+
+Several processes (``trainer.devices`` > 1, SLURM tasks): non-DP steps are
+Lightning's DDP as is; a DP step is one mechanism over all ranks (one Poisson
+draw, one noise draw, see :mod:`rewardds.training.distributed`).
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import pytorch_lightning as pl
 import torch
 
 from rewardds.errors import ConfigError
+from rewardds.training import distributed
 from rewardds.training import dp as dpmod
 
 log = logging.getLogger(__name__)
@@ -95,7 +100,8 @@ class TrainableModule(pl.LightningModule):
         if self.dp is None:
             loss = self._plain_step(batch)
         else:
-            loss = self._dp_step(batch)
+            with distributed.no_ddp_grad_sync(self._trainer):  # the DP optimizer does the one reduction
+                loss = self._dp_step(batch)
         self._sched.step()
         self.steps_taken += 1
         if self.dp is not None:

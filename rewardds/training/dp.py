@@ -11,6 +11,10 @@ CSPRNG unless ``reproducible_seed`` is set), not from opacus' generator. The
 trainable parameters, their per-sample gradients, the clipping, the noise and the
 optimiser state are float32 whatever the frozen base model's dtype
 (:func:`check_fp32`): clipping in bf16 lets a clipped norm exceed C.
+
+Several processes (DDP): one global Poisson draw shared out over the ranks, one
+noise draw (rank 0) per logical step, a SUM all-reduce, the global q*N; see
+:mod:`rewardds.training.distributed`.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from rewardds.errors import ConfigError
+from rewardds.training.distributed import world
 from rewardds.training.noise import NoiseSource, PoissonBatchSampler
 
 
@@ -67,7 +72,12 @@ def noise_source(dp: DPSettings, salt: int, device) -> NoiseSource:
 
 
 class _OwnNoise:
-    """Mixin for opacus' DP optimizers: Gaussian noise from a :class:`NoiseSource`."""
+    """Mixin for opacus' DP optimizers: Gaussian noise from a :class:`NoiseSource`.
+
+    Under DDP only rank 0 adds noise (``self.rank``, set by opacus' distributed
+    optimizers); the others pass their clipped sums on, so that the all-reduced
+    step carries one draw of std sigma*C, as accounted (see training.distributed).
+    """
 
     noise_source: NoiseSource
 
@@ -75,22 +85,41 @@ class _OwnNoise:
         from opacus.optimizers.optimizer import _check_processed_flag, _mark_as_processed
 
         sigma = getattr(self, "_adjusted_noise_multiplier", self.noise_multiplier)
+        noisy = getattr(self, "rank", 0) == 0
         for p in self.params:
             _check_processed_flag(p.summed_grad)
-            noise = self.noise_source.normal(p.summed_grad.shape, sigma * self.max_grad_norm, p.summed_grad)
+            noise = self.noise_source.normal(p.summed_grad.shape, sigma * self.max_grad_norm, p.summed_grad) \
+                if noisy else 0.0
             p.grad = (p.summed_grad + noise).view_as(p)
             _mark_as_processed(p.summed_grad)
 
 
-def _optimizer_class(ghost: bool):
-    from opacus.optimizers import DPOptimizer, DPOptimizerFastGradientClipping
+class _SumOverRanks:
+    """Mixin for opacus' distributed DP optimizers: all-reduce SUM of the already scaled
+    gradients. opacus divides by the world size afterwards (it expects a per-rank
+    expected batch); we scale by the global expected batch q*N instead, so there is
+    nothing left to divide and the normalisation is the one-process one by construction."""
 
-    base = DPOptimizerFastGradientClipping if ghost else DPOptimizer
+    def reduce_gradients(self):
+        for p in self.params:
+            if p.requires_grad:
+                torch.distributed.all_reduce(p.grad, op=torch.distributed.ReduceOp.SUM)
+
+
+def _optimizer_class(ghost: bool, distributed: bool = False):
+    from opacus import optimizers as o
+
+    if distributed:
+        base = o.DistributedDPOptimizerFastGradientClipping if ghost else o.DistributedDPOptimizer
+        return type(f"Rewardds{base.__name__}", (_OwnNoise, _SumOverRanks, base), {})
+    base = o.DPOptimizerFastGradientClipping if ghost else o.DPOptimizer
     return type(f"Rewardds{base.__name__}", (_OwnNoise, base), {})
 
 
 def wrap_optimizer(optimizer, dp: DPSettings, source: NoiseSource):
-    opt = _optimizer_class(dp.grad_sample_mode == "ghost")(
+    """opacus DP optimizer with our noise; the distributed variant when a process group of
+    several ranks exists (the caller runs inside Lightning's fit, after the group is set up)."""
+    opt = _optimizer_class(dp.grad_sample_mode == "ghost", world()[1] > 1)(
         optimizer, noise_multiplier=dp.noise_multiplier, max_grad_norm=dp.max_grad_norm,
         expected_batch_size=max(dp.expected_batch_size, 1e-12), loss_reduction="mean",
     )

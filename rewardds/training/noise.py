@@ -25,6 +25,8 @@ import os
 import numpy as np
 import torch
 
+from rewardds.training import distributed
+
 _TWO_PI = 2.0 * math.pi
 _U53 = 2.0 ** -53
 
@@ -87,6 +89,11 @@ class PoissonBatchSampler(torch.utils.data.Sampler):
     ``int(1 / sample_rate)`` batches an epoch (as opacus' sampler, and as the
     accountant counts steps); an empty batch is still a step. The draws come from
     ``source`` (the CSPRNG unless the run asked for reproducible noise).
+
+    Under DDP (a process group of W ranks when iterated) the mask over ALL
+    records is drawn once, by rank 0, and broadcast; each rank yields its share
+    of that one global batch (:func:`rewardds.training.distributed.shard`). The
+    other ranks' sources are never used, so W ranks make the same mechanism as one.
     """
 
     def __init__(self, num_records: int, sample_rate: float, source: NoiseSource):
@@ -100,7 +107,16 @@ class PoissonBatchSampler(torch.utils.data.Sampler):
     def __len__(self) -> int:
         return self.steps
 
+    def global_batch(self, rank: int) -> list[int]:
+        """Indices of one Poisson draw over all records; rank 0's draw on every rank."""
+        if rank == 0:
+            mask = self.source.uniform(self.num_records) < self.sample_rate
+        else:
+            mask = torch.zeros(self.num_records, dtype=torch.bool)
+        mask = distributed.broadcast_from_rank0(mask.to(torch.uint8)).bool()
+        return mask.nonzero(as_tuple=False).reshape(-1).tolist()
+
     def __iter__(self):
         for _ in range(self.steps):
-            mask = self.source.uniform(self.num_records) < self.sample_rate
-            yield mask.nonzero(as_tuple=False).reshape(-1).tolist()
+            rank, size = distributed.world()  # read at iteration time: the group exists once fit starts
+            yield distributed.shard(self.global_batch(rank), rank, size)
