@@ -21,6 +21,7 @@ from rewardds.privacy.plan import privacy_plan
 from rewardds.recipes import Recipe, Step, Touch, build_recipe
 from rewardds.recipes import evals
 from rewardds.stages.gen_proxy import dp_key
+from rewardds.training.distributed import launch_rank
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,9 @@ def run(cfg: DictConfig) -> dict:
     recipe = evals.with_evaluations(cfg, build_recipe(cfg))
     t0 = time.perf_counter()
     run_dir = Path(cfg.run_dir)
+    rank = launch_rank()
+    if rank > 0:  # a DDP rank > 0 runs every step beside rank 0 (its collectives need it) and writes nothing of its own
+        return _run_beside_rank0(cfg, recipe, run_dir / f".rank{rank}")
     run_dir.mkdir(parents=True, exist_ok=True)
     clean_slate(run_dir)
     write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
@@ -150,6 +154,28 @@ def canary_summary(client_eval: dict) -> dict:
     if copies:
         out["canary/secret_copies"] = copies.get("secret_copies")
     return out
+
+
+def _run_beside_rank0(cfg: DictConfig, recipe: Recipe, run_dir: Path) -> dict:
+    """DDP rank > 0: the same steps as rank 0 (every training step's DDP group needs all ranks),
+    in a scratch run folder, with rank 0's cached results taken once published
+    (:meth:`StageRunner.run`). No metrics, release, W&B run or summary: rank 0 writes those."""
+    from rewardds.data import load_task_data
+    from rewardds.stages.context import Context
+    from rewardds.stages.runner import StageRunner
+    from rewardds.tracking import Tracker
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data = evals.audit_data(cfg, load_task_data(cfg.task))
+    steps = recipe.until(recipe.resolve_stop(cfg.stop_after))
+    plan, ledger = privacy_plan(cfg, len(data.private), getattr(data, "private_set", None), recipe)
+    runner = StageRunner(run_dir, Path(cfg.cache.dir) if cfg.cache.enabled else None)
+    quiet_cfg = OmegaConf.merge(cfg, {"logger": {"backend": "csv"}})  # no second W&B run
+    ctx = Context(cfg=cfg, data=data, run_dir=run_dir, runner=runner, ledger=ledger, plan=plan,
+                  tracker=Tracker(quiet_cfg, run_dir))
+    for step in steps:
+        execute(ctx, step)
+    return {"method": recipe.method, "rank": launch_rank()}
 
 
 def result_summary(metrics: dict, privacy: dict, run_dir: Path) -> str:

@@ -195,7 +195,7 @@ def test_component_records_hold_only_the_mechanism(run_pipeline):
     for stage in ("gen_proxy", "reward_proxy"):
         rec = read_json(run_dir / "stages" / stage / "component.json")
         assert set(rec) <= {"name", "dp", "steps", "noise_multiplier", "sample_rate", "max_grad_norm", "planned_steps",
-                            "grad_sample_mode", "nondp_proxy_pairs"}, rec
+                            "grad_sample_mode", "nondp_proxy_pairs", "ranks"}, rec
         manifest = read_json(run_dir / "stages" / stage / "manifest.json")
         assert not set(manifest["summary"]) - set(rec)
     assert (run_dir / "release" / "client" / "reward_proxy" / "adapter").is_dir()

@@ -17,6 +17,7 @@ from rewardds.io import write_json
 from rewardds.models.loading import add_lora, load_causal_lm, load_tokenizer, save_adapter
 from rewardds.recipes.step import Block
 from rewardds.stages.context import Context
+from rewardds.training.distributed import world
 from rewardds.training.dp import DPSettings
 from rewardds.training.lm import CausalLMModule, LMDataset, RecordRowsCollator, fit
 
@@ -92,7 +93,8 @@ def component_record(ctx: Context, name: str, module, dp: DPSettings | None) -> 
     rec = {"name": name, "dp": dp is not None, "steps": module.steps_taken}
     if dp is not None:
         rec.update(noise_multiplier=dp.noise_multiplier, sample_rate=dp.sample_rate, max_grad_norm=dp.max_grad_norm,
-                   planned_steps=ctx.plan[name]["steps"], grad_sample_mode=dp.grad_sample_mode)
+                   planned_steps=ctx.plan[name]["steps"], grad_sample_mode=dp.grad_sample_mode,
+                   ranks=world()[1])  # DDP processes that shared each step's one Poisson draw and one noise
     return rec
 
 

@@ -27,7 +27,9 @@ from typing import Callable
 
 from filelock import FileLock
 
+from rewardds.errors import RewarddsError
 from rewardds.io import read_json, write_json
+from rewardds.training.distributed import launch_rank
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ CODE_VERSION = "1"  # bump when a stage's outputs change meaning
 MANIFEST = "manifest.json"
 STATS_SUFFIX = ".stats.json"
 RESUME = "_resume"  # a stage's resumable state (Lightning checkpoints) inside its partial folder
+RANK0_WAIT_S = 3600.0  # how long a DDP rank > 0 waits for rank 0 to publish a stage it ran beside it
 
 
 def digest_dir(path: Path) -> str:
@@ -113,6 +116,8 @@ class StageRunner:
         home.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         hit = self._complete(final, key)
+        if not hit and self.cache_dir and launch_rank() > 0:
+            hit = self._beside_rank0(name, fn, home, final, key)
         if not hit:
             with FileLock(str(home / f".{final.name}.lock")):
                 hit = self._complete(final, key)  # another job may have finished it while we waited
@@ -140,6 +145,27 @@ class StageRunner:
             os.symlink(final, tmp)
             os.replace(tmp, link)
         return final
+
+    def _beside_rank0(self, name: str, fn: Callable[[Path], dict | None], home: Path, final: Path, key: str) -> bool:
+        """DDP rank > 0 (``trainer.devices`` > 1, or several SLURM tasks): every rank runs the whole
+        pipeline, and rank 0 holds the stage's lock while its fits wait for every rank. So a rank > 0
+        runs the stage beside it in a scratch folder (joining its collectives) and then takes the
+        result rank 0 publishes; it never writes the cache entry itself."""
+        import tempfile
+
+        self.current = name
+        try:
+            with tempfile.TemporaryDirectory(dir=home, prefix=f".{final.name}.rank") as scratch:
+                fn(Path(scratch))
+        finally:
+            self.current = None
+        deadline = time.monotonic() + RANK0_WAIT_S
+        while not self._complete(final, key):
+            if time.monotonic() > deadline:
+                raise RewarddsError(f"stage {name}: rank {launch_rank()} waited {RANK0_WAIT_S:.0f} s for rank 0 "
+                                    f"to publish it; see rank 0's error.txt")
+            time.sleep(0.5)
+        return True
 
     @staticmethod
     def _complete(final: Path, key: str) -> bool:

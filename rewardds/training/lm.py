@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from rewardds.training.base import TrainableModule
+from rewardds.training import distributed
 from rewardds.training import dp as dpmod
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def make_trainer(trainer_cfg, epochs: int, max_steps: int = -1, logger=None, cal
         num_sanity_val_steps=0, enable_progress_bar=trainer_cfg.enable_progress_bar and not os.environ.get("REWARDDS_NO_BAR"),
         log_every_n_steps=max(1, min(trainer_cfg.log_every_n_steps, steps_per_epoch or trainer_cfg.log_every_n_steps)),
         callbacks=callbacks or [], deterministic=trainer_cfg.deterministic,
-        gradient_clip_val=None, accumulate_grad_batches=1,
+        gradient_clip_val=None, accumulate_grad_batches=1, **distributed.trainer_kwargs(),
     )
 
 
