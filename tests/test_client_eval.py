@@ -143,13 +143,21 @@ def test_tracker_gets_server_side_and_canary_numbers_only(audit_run):
     metrics, run_dir, _ = audit_run
     (run,) = find_offline_runs(run_dir)
     summary = read_offline_run(run)["summary"]
-    flat = json.dumps(summary)
     assert summary["synthetic_eval/ifd/ifd_mean"] == pytest.approx(metrics["synthetic_eval"]["ifd"]["ifd_mean"])
     exposure = metrics["client_eval"]["canary_exposure"]["target"]["exposure_mean"]
     assert summary["canary/target/exposure_mean"] == pytest.approx(exposure)
     assert summary["canary/secret_copies"] == 0
-    for word in ("mauve", "fid", "near_verbatim", "private_copied", "client_eval", "pii", "success_rate"):
-        assert word not in flat, word
+    keys = [k.lower() for k in _keys(summary)]  # keys, not the text: random artefact ids may spell anything
+    for word in ("mauve", "fid", "near_verbatim", "private_copied", "client_eval", "success_rate", "pii"):
+        assert not any(word in k for k in keys), word
+
+
+def _keys(node, prefix=""):
+    """Every key path of a nested summary."""
+    for k, v in node.items():
+        yield f"{prefix}{k}"
+        if isinstance(v, dict):
+            yield from _keys(v, f"{prefix}{k}/")
 
 
 def test_rewardds_audit_run_also_measures_the_reward_proxy(run_pipeline):

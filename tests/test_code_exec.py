@@ -655,10 +655,11 @@ def test_killing_the_pipeline_kills_the_sandbox_and_leaves_no_folder():
 
 def test_timeout_kills_every_sandbox_process_and_leaves_no_folder():
     before, seen, results = _exec_dirs(), set(), []
+    others = set(_descendants(os.getpid()))  # children of earlier tests (e.g. W&B's service) are not the sandbox's
     worker = threading.Thread(target=lambda: results.append(_run("def add(a, b):\n    while True:\n        pass\n")))
     worker.start()
     while worker.is_alive():
-        seen.update(_descendants(os.getpid()))
+        seen.update(set(_descendants(os.getpid())) - others)
         time.sleep(0.05)
     worker.join()
     assert results[0].status == "timeout" and seen
