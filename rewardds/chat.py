@@ -132,6 +132,23 @@ def example_request(task: str, examples: list[tuple[str, str]]) -> str:
     return text
 
 
+TRAINING_FORMATS = ("answer", "question", "example")  # answer the question | write the question | write the example
+
+
+def training_turns(task: str, question: str, answer: str, fmt: str) -> tuple[str, str]:
+    """(user turn, reply) of one record in one training format (:data:`TRAINING_FORMATS`): how
+    fine-tuning shows a record, and so how an attack that scores a record must render it."""
+    if fmt == "answer":
+        return question, answer
+    if fmt == "question":
+        return question_request(task, []), question
+    if fmt == "example":
+        return example_request(task, []), format_example(question, answer)
+    from rewardds.errors import ConfigError
+
+    raise ConfigError("formats", f"unknown training format {fmt!r} (expected one of {', '.join(TRAINING_FORMATS)})")
+
+
 def render_example_prompt(tokenizer, task: str, examples: list[tuple[str, str]]) -> str:
     return _render(tokenizer, messages(task, example_request(task, examples)), True)
 

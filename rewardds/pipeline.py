@@ -81,9 +81,6 @@ def run(cfg: DictConfig) -> dict:
     from rewardds.config import validate
     from rewardds.data import load_task_data
     from rewardds.quiet import quiet
-    from rewardds.stages.context import Context
-    from rewardds.stages.runner import StageRunner
-    from rewardds.tracking import Tracker
 
     quiet()
     validate(cfg)
@@ -106,11 +103,9 @@ def run(cfg: DictConfig) -> dict:
         from rewardds.eval.code_exec import check_sandbox
 
         check_sandbox()  # refuse now, not after hours of training, when generated code cannot be sandboxed
-    plan, ledger = privacy_plan(cfg, len(data.private), getattr(data, "private_set", None), recipe)
+    ctx = _context(cfg, recipe, data, run_dir, cfg)
+    runner, ledger, tracker = ctx.runner, ctx.ledger, ctx.tracker
     ledger.save(run_dir / "privacy.json")
-    runner = StageRunner(run_dir, Path(cfg.cache.dir) if cfg.cache.enabled else None)
-    tracker = Tracker(cfg, run_dir)
-    ctx = Context(cfg=cfg, data=data, run_dir=run_dir, runner=runner, ledger=ledger, plan=plan, tracker=tracker)
     metrics: dict = {"task": cfg.task.name, "method": recipe.method, "stages": {}, "eval": {}}
     try:
         for step in steps:
@@ -161,21 +156,26 @@ def _run_beside_rank0(cfg: DictConfig, recipe: Recipe, run_dir: Path) -> dict:
     in a scratch run folder, with rank 0's cached results taken once published
     (:meth:`StageRunner.run`). No metrics, release, W&B run or summary: rank 0 writes those."""
     from rewardds.data import load_task_data
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data = evals.audit_data(cfg, load_task_data(cfg.task))
+    ctx = _context(cfg, recipe, data, run_dir, OmegaConf.merge(cfg, {"logger": {"backend": "csv"}}))  # no 2nd W&B run
+    for step in recipe.until(recipe.resolve_stop(cfg.stop_after)):
+        execute(ctx, step)
+    return {"method": recipe.method, "rank": launch_rank()}
+
+
+def _context(cfg: DictConfig, recipe: Recipe, data, run_dir: Path, tracker_cfg: DictConfig):
+    """The steps' context: the privacy plan of ``recipe`` (checked whole before anything trains),
+    the stage cache and the tracker (configured by ``tracker_cfg``)."""
     from rewardds.stages.context import Context
     from rewardds.stages.runner import StageRunner
     from rewardds.tracking import Tracker
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    data = evals.audit_data(cfg, load_task_data(cfg.task))
-    steps = recipe.until(recipe.resolve_stop(cfg.stop_after))
     plan, ledger = privacy_plan(cfg, len(data.private), getattr(data, "private_set", None), recipe)
     runner = StageRunner(run_dir, Path(cfg.cache.dir) if cfg.cache.enabled else None)
-    quiet_cfg = OmegaConf.merge(cfg, {"logger": {"backend": "csv"}})  # no second W&B run
-    ctx = Context(cfg=cfg, data=data, run_dir=run_dir, runner=runner, ledger=ledger, plan=plan,
-                  tracker=Tracker(quiet_cfg, run_dir))
-    for step in steps:
-        execute(ctx, step)
-    return {"method": recipe.method, "rank": launch_rank()}
+    return Context(cfg=cfg, data=data, run_dir=run_dir, runner=runner, ledger=ledger, plan=plan,
+                   tracker=Tracker(tracker_cfg, run_dir))
 
 
 def result_summary(metrics: dict, privacy: dict, run_dir: Path) -> str:

@@ -57,3 +57,22 @@ def canary_data_dir(folder, records: int = 32):
             fh.write(json.dumps(r) + "\n")
     (data / "test.json").write_text((demo_dir("medical") / "test.jsonl").read_text())
     return data
+
+
+def scan_for_leaks(roots, dp_weight_dirs, needles) -> int:
+    """Assert that no file under ``roots`` holds any of ``needles`` (bytes), DP-trained adapter
+    weights under ``dp_weight_dirs`` excepted; return how many files were scanned."""
+    dp_dirs = {d.resolve() for d in dp_weight_dirs}
+    scanned = 0
+    for root in roots:
+        for f in root.rglob("*"):
+            if not f.is_file():
+                continue
+            real = f.resolve()
+            if any(d in real.parents for d in dp_dirs) and "adapter" in real.parts:
+                continue
+            scanned += 1
+            data = real.read_bytes()
+            for needle in needles:
+                assert needle not in data, f"canary leaked into {f}"
+    return scanned

@@ -21,7 +21,7 @@ from rewardds.reward.judgements import (LEVELS, Request, grade, parse_verdict, p
 from rewardds.training.dp import DPSettings
 from rewardds.training.dpo import (DPOCollator, WeightedDPOModule, dpo_weight, level_pairs, record_pairs,
                                    row_logprobs)
-from tests.helpers import LoraCfg, tiny_llama, tiny_tokenizer
+from tests.helpers import LoraCfg, scan_for_leaks, tiny_llama, tiny_tokenizer
 from tests.test_dp_training import clipped_reference, trainable
 
 SMOKE = ["experiment=smoke"]
@@ -327,18 +327,8 @@ def test_gfriend_smoke_run_composes_every_dp_step_in_one_ledger(run_pipeline, tm
 
     out, err = capfd.readouterr()
     assert CANARY not in out and CANARY not in err
-    dp_weights = {(cache / k).resolve() for k in ("finetune", "reward_model", "judge_sft")}
-    scanned = 0
-    for root in (run_dir, cache):
-        for f in root.rglob("*"):
-            if not f.is_file():
-                continue
-            real = f.resolve()
-            if any(d in real.parents for d in dp_weights) and "adapter" in real.parts:
-                continue
-            scanned += 1
-            assert b"Zorblax" not in real.read_bytes(), f"canary leaked into {f}"
-    assert scanned > 20
+    dp_weights = [cache / k for k in ("finetune", "reward_model", "judge_sft")]
+    assert scan_for_leaks((run_dir, cache), dp_weights, [b"Zorblax"]) > 20
 
 
 def test_public_judgements_take_the_sft_out_of_the_ledger(run_pipeline):

@@ -118,6 +118,22 @@ def test_hf_sampler_loads_the_configured_dtype(standins, dtype, expected):
     assert len(out) == 1 and out[0][0].num_tokens >= 1
 
 
+def test_private_sampling_progress_shows_no_counts(standins, capfd, monkeypatch):
+    """Client stages sample on private prompts (``counts=False``): their progress bar says it is
+    alive, but not how many items there are (a non-DP count) nor token rates."""
+    from rewardds.sampling import SamplingParams, build_sampler
+
+    monkeypatch.delenv("REWARDDS_NO_BAR", raising=False)
+    prompts = [QUESTION] * 3
+    with build_sampler({"backend": "hf", "batch_size": 2}, standins["qwen2"]) as s:
+        for counts in (True, False):
+            s.generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=2), desc=f"bar{counts}",
+                       counts=counts)
+    err = capfd.readouterr().err
+    shown, hidden = err.split("barFalse", 1)[0], "barFalse" + err.split("barFalse", 1)[1]
+    assert "3/3" in shown and "3/3" not in hidden and "tok_s" not in hidden and "elapsed" in hidden
+
+
 def test_the_base_model_folder_carries_its_configured_dtype_to_the_sampler(standins):
     """Stages pass the base model folder of the step's input (``base:proxy``): the dtype of
     ``model.proxy.dtype`` comes with it, and is part of the model's cache identity."""

@@ -70,26 +70,15 @@ def test_other_tasks_run(run_pipeline, task):
 def test_no_private_text_leaves_the_client(run_pipeline, tmp_path, capfd):
     """Plant a canary in every private record; nothing a run writes may contain it,
     except the DP-trained weights (the only artefact DP protects)."""
-    from tests.helpers import CANARY, canary_data_dir
+    from tests.helpers import CANARY, canary_data_dir, scan_for_leaks
 
     data = canary_data_dir(tmp_path)
     cache = tmp_path / "cache"
     _, run_dir = run_pipeline(SMOKE + [f"task.data.dir={data}", "logger=csv"], name="canary", cache_dir=cache)
     out, err = capfd.readouterr()
     assert CANARY not in out and CANARY not in err
-    dp_weights = {(cache / s).resolve() for s in ("finetune", "reward_model")}
-    scanned = 0
-    for root in (run_dir, cache):
-        for f in root.rglob("*"):
-            if not f.is_file():
-                continue
-            real = f.resolve()
-            if any(d in real.parents for d in dp_weights) and "adapter" in real.parts:
-                continue
-            scanned += 1
-            assert CANARY.encode() not in real.read_bytes(), f"canary leaked into {f}"
-            assert b"Zorblax" not in real.read_bytes(), f"canary fragment leaked into {f}"
-    assert scanned > 20
+    dp_weights = [cache / s for s in ("finetune", "reward_model")]
+    assert scan_for_leaks((run_dir, cache), dp_weights, [CANARY.encode(), b"Zorblax"]) > 20
 
 
 def test_budget_guard_refuses_over_budget_stage_before_training(run_pipeline):

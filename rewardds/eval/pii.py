@@ -19,7 +19,7 @@ that ``task.data.substitute_names`` put into real records):
    and "example" formats (the KnowledgeSG generator) learns directly, and one
    trained on answers only can still betray through the answer's likelihood
    given the exact question. With several ``formats`` (those the model was
-   trained on, :data:`rewardds.stages.gen_proxy.FORMATS`) the scores of a
+   trained on, :data:`rewardds.chat.TRAINING_FORMATS`) the scores of a
    candidate's rows are added. Tokens before the name are the same for every
    candidate, so they do not change the ranking;
 4. the attack succeeds when the true name has the lowest score (a tie of
@@ -140,19 +140,9 @@ def pii_targets(records, seed: int, num_candidates: int = 64, max_records: int |
 
 def _rows(tokenizer, task: str, question: str, answer: str, max_length: int, formats) -> list[list[int]]:
     """Token ids of the record's training rows, one per format, as fine-tuning builds them
-    (:func:`rewardds.stages.gen_proxy.record_rows`), every token scored."""
-    out = []
-    for f in formats:
-        if f == "answer":
-            user, reply = question, answer
-        elif f == "question":
-            user, reply = chat.question_request(task, []), question
-        elif f == "example":
-            user, reply = chat.example_request(task, []), chat.format_example(question, answer)
-        else:
-            raise ValueError(f"unknown training format {f!r} (expected answer, question or example)")
-        out.append(chat.encode_example(tokenizer, task, user, reply, max_length, loss_on="all")["input_ids"])
-    return out
+    (:func:`rewardds.chat.training_turns`), every token scored."""
+    return [chat.encode_example(tokenizer, task, *chat.training_turns(task, question, answer, f), max_length,
+                                loss_on="all")["input_ids"] for f in formats]
 
 
 def rank_candidates(model, tokenizer, items: list[PIIItem], task: str, batch_size: int = 8, max_length: int = 256,

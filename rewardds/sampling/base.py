@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+# progress bar of a client stage sampling on private prompts: alive, but no count or rate (see generate)
+PRIVATE_BAR_FORMAT = "{desc}: {elapsed} elapsed"
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     n: int = 1
@@ -51,8 +55,11 @@ class Sampler(abc.ABC):
         self.dtype = self.stats["dtype"] = str(dtype)
 
     @abc.abstractmethod
-    def generate(self, prompts: list[str], params: SamplingParams, desc: str = "sampling") -> list[list[Completion]]:
-        """Return ``params.n`` completions for each prompt, in prompt order."""
+    def generate(self, prompts: list[str], params: SamplingParams, desc: str = "sampling",
+                 counts: bool = True) -> list[list[Completion]]:
+        """Return ``params.n`` completions for each prompt, in prompt order. ``counts=False``: the
+        progress bar shows elapsed time only (no item counts, no token rates), for prompts built
+        from private records whose number or answers are not public (client stages)."""
 
     def close(self) -> None:
         """Free the engine (GPU memory, worker processes)."""

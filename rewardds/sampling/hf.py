@@ -8,7 +8,7 @@ import time
 import torch
 from tqdm.auto import tqdm
 
-from rewardds.sampling.base import Completion, Sampler, SamplingParams
+from rewardds.sampling.base import PRIVATE_BAR_FORMAT, Completion, Sampler, SamplingParams
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class HFSampler(Sampler):
             self.eos_ids |= set(gen_eos if isinstance(gen_eos, list) else [gen_eos])
 
     @torch.no_grad()
-    def generate(self, prompts, params: SamplingParams, desc="sampling"):
+    def generate(self, prompts, params: SamplingParams, desc="sampling", counts=True):
         results: list[list[Completion]] = [[] for _ in prompts]
         # Expand prompts n times; identical prompts batch together.
         jobs = [(i, p) for i, p in enumerate(prompts) for _ in range(params.n)]
@@ -47,7 +47,7 @@ class HFSampler(Sampler):
         torch.manual_seed(params.seed)
         ntok = 0
         bar = tqdm(total=len(jobs), desc=desc, unit="seq", leave=False, mininterval=2.0,
-                   disable=bool(os.environ.get("REWARDDS_NO_BAR")))
+                   disable=bool(os.environ.get("REWARDDS_NO_BAR")), bar_format=None if counts else PRIVATE_BAR_FORMAT)
         for b in range(0, len(jobs), self.batch_size):
             chunk = jobs[b:b + self.batch_size]
             enc = self.tokenizer([p for _, p in chunk], return_tensors="pt", padding=True, add_special_tokens=False)

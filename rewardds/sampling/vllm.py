@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from rewardds.sampling.base import Completion, Sampler, SamplingParams
+from rewardds.sampling.base import PRIVATE_BAR_FORMAT, Completion, Sampler, SamplingParams
 
 log = logging.getLogger(__name__)
 
@@ -420,7 +420,7 @@ class VLLMSampler(Sampler):
 
     # -- generation -------------------------------------------------------------------------------
 
-    def generate(self, prompts, params: SamplingParams, desc="sampling"):
+    def generate(self, prompts, params: SamplingParams, desc="sampling", counts=True):
         from tqdm.auto import tqdm
         from vllm import SamplingParams as VSP
         from vllm.inputs import TokensPrompt
@@ -445,7 +445,8 @@ class VLLMSampler(Sampler):
                        for i in range(len(prompts))]
             else:
                 sps = VSP(temperature=params.temperature, top_p=params.top_p, **common)
-        bar = functools.partial(tqdm, desc=desc, leave=False, mininterval=2.0)
+        bar = functools.partial(tqdm, desc=desc, leave=False, mininterval=2.0,
+                                bar_format=None if counts else PRIVATE_BAR_FORMAT)
         outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in enc], sps, use_tqdm=bar,
                                  lora_request=self._lora_request)
         eos = set(self.eos_ids)

@@ -21,7 +21,7 @@ from rewardds.training.distributed import world
 from rewardds.training.dp import DPSettings
 from rewardds.training.lm import CausalLMModule, LMDataset, RecordRowsCollator, fit
 
-FORMATS = ("answer", "question", "example")  # answer the question | write the question | write the whole example
+FORMATS = chat.TRAINING_FORMATS
 
 
 def dp_settings(ctx: Context, name: str, train_cfg, seed_offset: int = 0) -> DPSettings | None:
@@ -47,21 +47,8 @@ def dp_key(ctx: Context, name: str) -> dict:
 
 def record_rows(tok, task: str, record, max_length: int, loss_on: str, formats) -> list[dict]:
     """The training rows of one record, one per format."""
-    rows = []
-    for f in formats:
-        if f == "answer":
-            rows.append(chat.encode_example(tok, task, record.question, record.answer, max_length, loss_on))
-        elif f == "question":
-            rows.append(chat.encode_example(tok, task, chat.question_request(task, []), record.question, max_length,
-                                            loss_on))
-        elif f == "example":
-            rows.append(chat.encode_example(tok, task, chat.example_request(task, []),
-                                            chat.format_example(record.question, record.answer), max_length, loss_on))
-        else:
-            from rewardds.errors import ConfigError
-
-            raise ConfigError("formats", f"unknown training format {f!r} (expected one of {', '.join(FORMATS)})")
-    return rows
+    return [chat.encode_example(tok, task, *chat.training_turns(task, record.question, record.answer, f), max_length,
+                                loss_on) for f in formats]
 
 
 def train_lm_on_records(ctx: Context, base: Path, records, out: Path, stage: str, dp: DPSettings | None,

@@ -65,7 +65,8 @@ def sample_judgements(sampler_cfg, base: Path, adapter: Path | None, tok, reqs: 
     params = SamplingParams(n=n, temperature=rc.temperature, top_p=rc.top_p, max_new_tokens=rc.cot_max_new_tokens,
                             seed=seed)
     with build_sampler(sampler_cfg, base, adapter) as sampler:
-        return [[c.text for c in outs] for outs in sampler.generate(prompts, params, desc=desc)]
+        outs = sampler.generate(prompts, params, desc=desc, counts=False)  # how many requests: a private count
+        return [[c.text for c in o] for o in outs]
 
 
 def sft_judgement(req: Request, samples: list[str], fallback: bool) -> str | None:

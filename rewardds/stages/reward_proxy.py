@@ -33,7 +33,7 @@ def greedy_answers(sampler_cfg, task: str, base: Path, adapter: Path | None, que
     prompts = [chat.render_prompt(tok, task, q) for q in questions]
     params = SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed)
     with build_sampler(sampler_cfg, base, adapter) as sampler:
-        outs = sampler.generate(prompts, params, desc=desc)
+        outs = sampler.generate(prompts, params, desc=desc, counts=False)  # prompts: private questions
     return [o[0].text for o in outs]
 
 
