@@ -5,7 +5,7 @@ which spans of a record are person names, and which public list each name was
 drawn from (its 63 decoy candidates come from the same list). Two pools exist:
 
 * :func:`demo_pool`: the first and last names the demo generator
-  (``rewardds/data/demo/make_demo.py``) combines into the made-up people of
+  (``rewardds/data/demo/people.py``) combines into the made-up people of
   every medical and financial private record. Read from the generator itself,
   so the two can never drift apart.
 * :func:`faker_pool`: the public en_US first and last name lists of the
@@ -42,18 +42,16 @@ JSON-serialisable) and never logged or written.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import random
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from pathlib import Path
 
+from rewardds.data.demo import people as demo_people
 from rewardds.records import Record
 
 __all__ = ["NamePool", "NameMap", "demo_pool", "faker_pool", "known_pools", "detect_names", "substitute_names"]
 
-_MAKE_DEMO = Path(__file__).resolve().parent / "demo" / "make_demo.py"
 
 # A capitalised word: an upper-case letter, then at least one lower-case letter.
 _WORD = r"[A-Z][a-z]+(?:['\u2019-][A-Z]?[a-z]+)?"
@@ -130,11 +128,8 @@ class NamePool:
 
 @lru_cache(maxsize=1)
 def demo_pool() -> NamePool:
-    """The demo generator's own name lists (``make_demo.FIRST_NAMES`` x ``LAST_NAMES``)."""
-    spec = importlib.util.spec_from_file_location("rewardds_make_demo", _MAKE_DEMO)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return NamePool("demo", tuple(mod.FIRST_NAMES), tuple(mod.LAST_NAMES))
+    """The demo generator's own name lists (``people.FIRST_NAMES`` x ``LAST_NAMES``)."""
+    return NamePool("demo", tuple(demo_people.FIRST_NAMES), tuple(demo_people.LAST_NAMES))
 
 
 @lru_cache(maxsize=1)
