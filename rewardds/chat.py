@@ -166,26 +166,40 @@ def render_answer_prompt(tokenizer, task: str, question: str, examples: list[tup
     return _render(tokenizer, messages(task, answer_request(question, examples)), True)
 
 
-def critique_request(question: str, better: str, worse: str) -> str:
+# Refinement prompts (RewardDS stage 7). They lay the question and the answers out under their own
+# labels ("The question:", "The current answer:"), never as the "Question: ... / Answer: ..." of the
+# one-step example format: a model that has learnt to write examples in that format continues the
+# pattern and writes a new question instead of an improved answer (the cause of targets that began
+# every answer with "Question:"). A reply that is still not an answer is dropped (``is_answer``).
+def critique_request(question: str, answer: str, other: str) -> str:
+    """User turn asking how ``answer`` (the chosen one) could be improved, in the light of ``other``."""
     return (
-        "Compare two answers to the same question and say briefly how the first could be improved.\n"
-        f"Question: {question}\nFirst answer: {better}\nSecond answer: {worse}"
+        "Two answers to the same question follow; the first one was preferred. Say in one sentence how the "
+        "first answer could still be improved.\n"
+        f"The question: {question}\nThe first answer: {answer}\nThe second answer: {other}"
     )
 
 
-def render_critique_prompt(tokenizer, task: str, question: str, better: str, worse: str) -> str:
-    return _render(tokenizer, messages(task, critique_request(question, better, worse)), True)
+def render_critique_prompt(tokenizer, task: str, question: str, answer: str, other: str) -> str:
+    return _render(tokenizer, messages(task, critique_request(question, answer, other)), True)
 
 
 def rewrite_request(question: str, answer: str, critique: str) -> str:
     return (
         "Improve the answer to the question following the feedback. Reply with the improved answer only.\n"
-        f"Question: {question}\nAnswer: {answer}\nFeedback: {critique}"
+        f"The question: {question}\nThe current answer: {answer}\nThe feedback: {critique}"
     )
 
 
 def render_rewrite_prompt(tokenizer, task: str, question: str, answer: str, critique: str) -> str:
     return _render(tokenizer, messages(task, rewrite_request(question, answer, critique)), True)
+
+
+def is_answer(text: str) -> bool:
+    """Whether a reply to an answer request is an answer: not empty, and not a question or a whole
+    example in the one-step format (a reply opening with "Question:" writes a new question)."""
+    body = text.strip()
+    return bool(body) and not body.startswith(QUESTION_LABEL) and parse_example(body) is None
 
 
 def render_for_reward(tokenizer, task: str, question: str, answer: str) -> str:

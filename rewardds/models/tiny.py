@@ -60,10 +60,11 @@ def build_model(tokenizer, cfg):
 
 
 def public_conversations(task: str, public: list[Record], seed: int, max_examples: int = 2) -> list[tuple[str, str]]:
-    """(user, assistant) pairs the base model learns from: answering public questions,
-    writing new questions in the format query synthesis asks for, and writing whole
-    new (question, answer) examples as one-step synthesis asks (with 0..1 examples
-    shown, the answers kept short to fit the context)."""
+    """(user, assistant) pairs the base model learns from, all made of public records: answering
+    public questions; writing new questions in the format query synthesis asks for; writing whole
+    new (question, answer) examples as one-step synthesis asks (0..``max_examples`` examples shown,
+    kept short to fit the context); and the two refinement tasks (:func:`refinement_conversations`).
+    A real checkpoint can do all of these from its instructions; the embedded model learns them here."""
     rng = random.Random(seed)
     pairs = [(r.question, r.answer) for r in public]
     questions = [r.question for r in public]
@@ -76,8 +77,33 @@ def public_conversations(task: str, public: list[Record], seed: int, max_example
         shown = [(chat.shorten(x.question, 24), chat.shorten(x.answer, 24))
                  for x in one_step.sample(public, k=one_step.randint(0, max_examples)) if x is not r]
         pairs.append((chat.example_request(task, shown), chat.format_example(r.question, r.answer)))
+    pairs += refinement_conversations(public, random.Random(seed + 2))
     rng.shuffle(pairs)
     return pairs
+
+
+def _sentences(text: str) -> list[str]:
+    parts = [p.strip() for p in text.replace("\n", " ").split(". ")]
+    return [p if p.endswith((".", "?", "!")) else p + "." for p in parts if p]
+
+
+def refinement_conversations(public: list[Record], rng: random.Random, share: float = 0.5) -> list[tuple[str, str]]:
+    """Self-Optimizing Refinement's two requests, taught on public records with three or more
+    sentences (a ``share`` of them): the preferred answer lacks one sentence, the other answer lacks
+    two others but keeps that one; the critique of the preferred answer names the sentence it lacks,
+    and the rewrite of the preferred answer following that critique is the whole answer."""
+    out = []
+    for r in public:
+        sentences = _sentences(r.answer)
+        if len(sentences) < 3 or rng.random() >= share:
+            continue
+        missing, *others = rng.sample(range(len(sentences)), 3)
+        preferred = " ".join(s for i, s in enumerate(sentences) if i != missing)
+        other = " ".join(s for i, s in enumerate(sentences) if i not in others)
+        critique = f"The first answer should also say: {chat.shorten(sentences[missing], 16)}"
+        out.append((chat.critique_request(r.question, preferred, other), critique))
+        out.append((chat.rewrite_request(r.question, preferred, critique), r.answer))
+    return out
 
 
 def pretrain_on_conversations(model, tokenizer, task: str, convs: list[tuple[str, str]], steps: int, lr: float,

@@ -2,7 +2,8 @@
 
 For every pool item the generation proxy critiques chosen vs rejected, the
 current target rewrites the chosen answer ``refine.n`` times following the
-critique, the rewrites are scored like candidates, and the best rewrite joins
+critique, the rewrites that are answers (``chat.is_answer``: not a new question
+in the one-step example format) are scored like candidates, and the best one joins
 the pool when its reward is at least ``refine.ratio * tau`` (tau: the lowest
 reward in the previous pool). The pool only grows.
 """
@@ -49,9 +50,11 @@ def _refine(ctx: Context, step, ins: dict, out: Path) -> dict:
         rewrites = s.generate(rw_prompts, SamplingParams(n=rc.n, temperature=rc.temperature, top_p=rc.top_p,
                               max_new_tokens=rc.rewrite_max_new_tokens, seed=p["seed"] + rnd), desc="rewrites")
     scorer = Scorer.from_step(ctx, p, ins)
-    new_items = []
+    new_items, not_answers = [], 0
     for it, comps in zip(current, rewrites):
-        texts = [c.text for c in comps if c.finished and c.text.strip()]
+        finished = [c.text for c in comps if c.finished and c.text.strip()]
+        texts = [t for t in finished if chat.is_answer(t)]  # a rewrite that writes a new question is no answer
+        not_answers += len(finished) - len(texts)
         if not texts:
             continue
         rewards, ppls = scorer([it["question"]] * len(texts), texts)
@@ -65,7 +68,7 @@ def _refine(ctx: Context, step, ins: dict, out: Path) -> dict:
     write_jsonl(out / "pool.jsonl", pool + added)
     write_jsonl(out / "critiques.jsonl", [{"id": it["id"], "critique": c} for it, c in zip(current, crits)])
     return {"round": rnd, "previous": len(pool), "rewritten": len(new_items), "added": len(added),
-            "tau": min(x["reward"] for x in pool)}
+            "not_answers": not_answers, "tau": min(x["reward"] for x in pool)}
 
 
 REFINE = Block("refine", _refine)
