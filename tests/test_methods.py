@@ -14,7 +14,7 @@ from rewardds.io import read_json, read_jsonl
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["experiment=smoke"]
 ALL = ["rewardds", "non_private", "dp_sgd", "icl", "self_instruct", "self_instruct_icl", "dp_gene", "dp_instruct",
-       "dp_instruct_icl"]
+       "dp_instruct_icl", "pe", "knowledgesg"]
 
 
 def stage_log(run_dir: Path) -> dict:
@@ -129,6 +129,41 @@ def test_privacy_json_components_equal_the_recipes_dp_steps(method_runs, method)
         assert privacy["total"]["epsilon"] <= 4.0
     if not want and method != "non_private":  # public examples only: nothing private was used
         assert privacy["total"]["epsilon"] == 0
+
+
+def not_answers(texts) -> list[str]:
+    """The texts that are no answer (empty, or a new question / example in the one-step format)."""
+    from rewardds import chat
+
+    return [t[:80] for t in texts if not chat.is_answer(t)]
+
+
+def assert_target_answers(run_dir: Path) -> None:
+    """The fine-tuned target's greedy outputs on the test questions are answers, and so is every answer
+    of the synthetic set it was trained on."""
+    preds = [r["prediction"] for r in read_jsonl(run_dir / "stages" / "eval_target" / "predictions.jsonl")]
+    assert preds and not not_answers(preds), not_answers(preds)[:5]
+    pool = run_dir / "release" / "server" / "synthetic" / "pool.jsonl"
+    if pool.exists():
+        chosen = [r["chosen"] for r in read_jsonl(pool)]
+        assert chosen and not not_answers(chosen), not_answers(chosen)[:5]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ALL)
+def test_every_methods_target_answers_the_test_questions(method_runs, method):
+    assert_target_answers(method_runs[method][1])
+
+
+@pytest.mark.slow
+def test_the_default_configs_target_answers_the_test_questions(run_pipeline):
+    """The default run (``make run``; reproducible noise so that a failure replays): refinement's rewrites
+    once opened with "Question:" (their prompt mimicked the one-step example format), were admitted to
+    the pool, and the final target then began its answers with "Question:"."""
+    metrics, run_dir = run_pipeline(["task=medical", "dp.epsilon=4", "dp.reproducible_noise=true"], name="default")
+    assert_target_answers(run_dir)
+    refine = metrics["stages"]["refine@2"]["summary"]
+    assert refine["rewritten"] > 0
 
 
 @pytest.mark.slow
