@@ -29,6 +29,9 @@ class DataConfig:
     max_test: Optional[int] = None
     max_public: Optional[int] = None
     seed: int = 0
+    # > 0: this many records of the private file (seeded, after deduplication) become the test split and are
+    # never trained on; for data whose own test split is missing or too small (the shared RewardDS copies)
+    holdout_test: Optional[int] = None
     substitute_names: bool = False  # replace detected person names in the private split by faker names (rewardds.data.names)
 
 
@@ -123,23 +126,28 @@ class PrivacyConfig:
 @dataclass
 class ProxyTrainConfig:
     epochs: int = 3
-    batch_size: int = 16  # expected logical batch (Poisson sampling rate = batch_size / N)
-    physical_batch_size: int = 16  # memory cap per forward/backward
+    # expected logical batch (Poisson sampling rate = batch_size / N): DP-SGD needs batches in the hundreds
+    # for its noise (sigma * C / batch per coordinate) to sit well below the signal
+    batch_size: int = 256
+    physical_batch_size: int = 64  # memory cap per forward/backward
     loss_on: str = "answer"  # answer | all
 
 
 @dataclass
 class SynthesisConfig:
-    num_queries: int = 48
+    num_queries: int = 800  # RewardDS: questions sampled (the paper: about the private set's size)
+    # synthetic training examples of every synthetic-data method, so methods are compared on sets of one
+    # size; None: what RewardDS keeps of num_queries (filter.keep_ratio), see recipes.common.synthetic_examples
+    examples: Optional[int] = None
     query_n: int = 6
     query_temperature: float = 1.0
     query_top_p: float = 0.7
-    query_max_new_tokens: int = 64
+    query_max_new_tokens: int = 128  # demo questions run to ~110 tokens of the tiny model's tokenizer
     max_query_rounds: int = 20
-    answer_n: int = 6
+    answer_n: int = 4  # candidates per question (the paper: 6; experiment=paper_* sets it)
     answer_temperature: float = 1.0
     answer_top_p: float = 0.7
-    answer_max_new_tokens: int = 256  # demo answers run to ~200 tokens: shorter budgets cut most of them
+    answer_max_new_tokens: int = 160  # demo answers run to ~130 tokens: shorter budgets cut some of them
 
 
 @dataclass
@@ -152,25 +160,27 @@ class FilterConfig:
 @dataclass
 class RefineConfig:
     rounds: int = 2  # total rounds K (round 1 is plain filtering)
-    n: int = 6
+    n: int = 4  # rewrites per item (the paper: 6)
     ratio: float = 1.0  # a rewrite joins the pool when reward >= ratio * tau
     temperature: float = 1.0
     top_p: float = 0.7
-    critique_max_new_tokens: int = 48
-    rewrite_max_new_tokens: int = 256
+    critique_max_new_tokens: int = 32
+    rewrite_max_new_tokens: int = 160
 
 
 @dataclass
 class TargetTrainConfig:
     epochs_first: int = 8
     epochs_later: int = 3
-    batch_size: int = 8
+    batch_size: int = 16
 
 
 @dataclass
 class EvalConfig:
-    max_new_tokens: int = 512
-    max_test: Optional[int] = 24
+    max_new_tokens: int = 256
+    # test items evaluated (a seeded subset fixed by task.data.seed, the same for every run of a sweep);
+    # null: all. A few dozen items cannot separate methods: paired intervals need a couple of hundred
+    max_test: Optional[int] = 200
     models: List[str] = field(default_factory=lambda: ["base", "gen_proxy", "target"])
     pass_k: List[int] = field(default_factory=lambda: [1])
     code_samples: int = 1  # samples per code task for pass@k (1 = greedy)
@@ -257,7 +267,7 @@ def validate_reward(cfg: DictConfig) -> None:
 @dataclass
 class SamplerConfig:
     backend: str = "hf"  # hf | vllm
-    batch_size: int = 32
+    batch_size: int = 128
     gpu_memory_utilization: float = 0.9
     tensor_parallel_size: int = 1
     max_model_len: Optional[int] = None
@@ -314,7 +324,7 @@ class RunConfig:
     # checked against the method's own schema (rewardds.recipes.configs) by validate()
     method: Dict[str, Any] = field(default_factory=lambda: {"name": "rewardds"})
     gen_proxy: ProxyTrainConfig = field(default_factory=ProxyTrainConfig)
-    reward_proxy: ProxyTrainConfig = field(default_factory=lambda: ProxyTrainConfig(batch_size=16, physical_batch_size=16))
+    reward_proxy: ProxyTrainConfig = field(default_factory=ProxyTrainConfig)
     synthesis: SynthesisConfig = field(default_factory=SynthesisConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
@@ -369,8 +379,8 @@ _RANGES = {
         "model.tiny.pretrain_batch_size", "model.tiny.pretrain_lr", "model.lora.r", "model.lora.alpha",
         "target.batch_size", "eval.max_new_tokens", "eval.code_samples", "eval.code_timeout", "eval.pass_k",
         "eval.similarity_max_records", "eval.copy_ngram", "eval.canary_repeats", "eval.canary_references",
-        "eval.pii_max_records",
-        "sampler.batch_size", "sampler.tensor_parallel_size", "sampler.max_model_len", "sampler.max_lora_rank",
+        "eval.pii_max_records", "task.data.holdout_test",
+        "synthesis.examples", "sampler.batch_size", "sampler.tensor_parallel_size", "sampler.max_model_len", "sampler.max_lora_rank",
         "trainer.num_threads", "trainer.log_every_n_steps",
     ), _POSITIVE),
     **dict.fromkeys((

@@ -56,10 +56,10 @@ def _check(cfg, m) -> None:
 
 
 def _check_pe(m) -> None:
-    for key in ("rounds", "population", "variations", "embed_batch_size"):
+    for key in ("rounds", "variations", "embed_batch_size"):
         if m[key] < 1:
             raise ConfigError(f"method.{key}", f"must be >= 1, got {m[key]}")
-    if m.population < 2:
+    if m.population is not None and m.population < 2:
         raise ConfigError("method.population", f"must be >= 2 (a histogram needs bins to choose from), got {m.population}")
     if m.threshold < 0:
         raise ConfigError("method.threshold", f"must be >= 0, got {m.threshold}")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
+from rewardds.filters import keep_count
+
 from rewardds.recipes.step import DPUse, Step, Touch
 from rewardds.stages.base_model import BASE_MODELS
 from rewardds.stages.evaluate import EVALUATE
@@ -20,6 +22,15 @@ def plain(node) -> dict:
 
 def sampler(cfg) -> dict:
     return plain(cfg.sampler)
+
+
+def synthetic_examples(cfg) -> int:
+    """How many synthetic training examples a synthetic-data method makes: ``synthesis.examples``, by
+    default the number RewardDS keeps (``filter.keep_ratio`` of ``synthesis.num_queries``), so the
+    methods of a comparison fine-tune their targets on sets of the same size."""
+    if cfg.synthesis.examples is not None:
+        return int(cfg.synthesis.examples)
+    return keep_count(int(cfg.synthesis.num_queries), float(cfg.filter.keep_ratio))
 
 
 def base_models() -> Step:

@@ -23,7 +23,9 @@ class RewardDSMethod:
 class FewShotMethod:
     """KnowledgeSG's synthesis baselines (ICL, Self-Instruct(-ICL), DP-Gene, DP-Instruct(-ICL)).
 
-    How many samples: ``synthesis.num_queries``. Which model generates: the public
+    How many samples: ``synthesis.examples`` (by default as many as RewardDS keeps; a quarter more
+    are sampled, the short and near-duplicate ones dropped, the rest cut to that count). Which model
+    generates: the public
     proxy base (ICL, Self-Instruct) or the DP generator trained on the private
     records with the whole budget (DP-*). The target is then fine-tuned on the
     synthetic set (``target.*``) and evaluated.
@@ -65,7 +67,7 @@ class PEMethod:
 
     name: str = "pe"
     rounds: int = 2  # T: noisy histograms (the budget is split over them)
-    population: int = 32  # synthetic questions per round (histogram bins)
+    population: Optional[int] = None  # synthetic questions per round (histogram bins); None: synthesis.examples
     variations: int = 2  # LM rewrites per drawn question
     threshold: float = 0.0  # noisy votes under it count as zero (Aug-PE's H)
     noise_multiplier: Optional[float] = None  # None: calibrated from dp.epsilon like DP-SGD (dp.noise_multiplier wins)
@@ -91,7 +93,7 @@ class KnowledgeSGMethod:
 
     name: str = "knowledgesg"
     epochs: Optional[int] = None  # DP fine-tuning epochs; None: gen_proxy.epochs (reference: 4)
-    num_instructions: Optional[int] = None  # None: synthesis.num_queries (the reference samples 2x N)
+    num_instructions: Optional[int] = None  # None: 2 x synthesis.examples (IFD ranking keeps half)
     temperature: float = 0.7  # instruction and answer sampling (reference: 0.7)
     top_p: float = 1.0
     max_new_tokens: Optional[int] = None  # answers; None: synthesis.answer_max_new_tokens

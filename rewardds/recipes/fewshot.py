@@ -20,7 +20,10 @@ reference form; needs ``privacy.mode=paper``; the release then has no guarantee)
 """
 from __future__ import annotations
 
-from rewardds.recipes.common import base_models, evaluation, examples_touch, plain, private_finetune, sampler, target_sft
+import math
+
+from rewardds.recipes.common import (base_models, evaluation, examples_touch, plain, private_finetune, sampler,
+                                     synthetic_examples, target_sft)
 from rewardds.recipes.step import Recipe, Step
 from rewardds.stages.filtering import TEXT_FILTER
 from rewardds.stages.synthesis import ANSWERS, ONE_STEP, QUESTIONS, TO_POOL
@@ -29,10 +32,13 @@ ONE_STEP_METHODS = ("icl", "dp_gene")
 ICL_ANSWERS = ("self_instruct_icl", "dp_instruct_icl")
 DP_METHODS = ("dp_gene", "dp_instruct", "dp_instruct_icl")
 GENERATOR_FORMATS = ("answer", "question", "example")
+OVERSAMPLE = 1.25  # samples per wanted example: the short / near-duplicate filter drops some, the rest is cut to size
 
 
 def build(cfg, method) -> Recipe:
     name, s, task = method.name, cfg.synthesis, cfg.task.name
+    wanted = synthetic_examples(cfg)
+    sampled = math.ceil(wanted * OVERSAMPLE)
     src = method.examples
     k = method.k if src != "none" else 0
     answer_new = method.max_new_tokens or s.answer_max_new_tokens
@@ -48,23 +54,23 @@ def build(cfg, method) -> Recipe:
     if name in ONE_STEP_METHODS:
         touches, why = examples_touch(src, f"{name}'s one-step synthesis prompts")
         steps.append(Step("examples", ONE_STEP,
-                          {"task": task, "num": s.num_queries, "n": s.query_n, "temperature": method.temperature,
+                          {"task": task, "num": sampled, "n": s.query_n, "temperature": method.temperature,
                            "top_p": method.top_p, "max_new_tokens": one_step_new, "answer_max_new_tokens": answer_new,
                            "max_rounds": s.max_query_rounds,
                            "seed": cfg.seed, "sampler": sampler(cfg), "examples": src, "k": k,
                            "prompt_tokens": prompt_tokens},
                           {**gen_inputs, **examples_in}, touches=touches, why=why))
-        steps.append(_text_filter(cfg, method, "pool.jsonl", "examples"))
+        steps.append(_text_filter(cfg, method, "pool.jsonl", "examples", wanted))
         pool = "text_filter"
     else:
         touches, why = examples_touch(src, f"{name}'s question prompts")
         steps.append(Step("queries", QUESTIONS,
-                          {"task": task, "examples": src, "k": k, "num_queries": s.num_queries, "query_n": s.query_n,
+                          {"task": task, "examples": src, "k": k, "num_queries": sampled, "query_n": s.query_n,
                            "query_temperature": method.temperature, "query_top_p": method.top_p,
                            "query_max_new_tokens": s.query_max_new_tokens, "max_query_rounds": s.max_query_rounds,
                            "seed": cfg.seed, "sampler": sampler(cfg)},
                           {**gen_inputs, **examples_in}, touches=touches, why=why))
-        steps.append(_text_filter(cfg, method, "queries.jsonl", "queries"))
+        steps.append(_text_filter(cfg, method, "queries.jsonl", "queries", wanted))
         icl = name in ICL_ANSWERS and src != "none"
         a_touches, a_why = examples_touch(src if icl else "none", f"{name}'s answer prompts")
         steps.append(Step("answers", ANSWERS,
@@ -84,9 +90,10 @@ def build(cfg, method) -> Recipe:
     return Recipe(name, steps)
 
 
-def _text_filter(cfg, method, file: str, items: str) -> Step:
+def _text_filter(cfg, method, file: str, items: str, wanted: int) -> Step:
     """Drop instructions under ``method.min_question_tokens`` and near-duplicates (TF-IDF cosine over
-    ``method.dedup_threshold``) of each other and of the example pool shown in the prompts."""
+    ``method.dedup_threshold``) of each other and of the example pool shown in the prompts; keep the
+    first ``wanted`` of the rest."""
     src = method.examples
     touches, why = examples_touch(src if method.dedup_threshold is not None else "none",
                                   "the near-duplicate filter's comparisons")
@@ -95,5 +102,5 @@ def _text_filter(cfg, method, file: str, items: str) -> Step:
         inputs["references"] = f"data:{src}"
     return Step("text_filter", TEXT_FILTER,
                 {"file": file, "min_tokens": method.min_question_tokens, "dedup_threshold": method.dedup_threshold,
-                 "references": src},
+                 "references": src, "max_kept": wanted},
                 inputs, touches=touches, why=why.replace("are shown as examples in", "are compared with in"))

@@ -6,9 +6,10 @@ server:  instructions from the DP model -> short / near-duplicate filter -> doma
          by the professional model -> professional answers -> IFD ranking with the model being
          fine-tuned -> SFT of the DP model (or a separate target) -> evaluation
 
-Instruction count: ``method.num_instructions``, by default ``synthesis.num_queries`` (the
-reference samples 2x the private set size; N is a private count, so a DP-free recipe cannot read
-it: set the count explicitly). Strict mode compares instructions only with PUBLIC text and with
+Instruction count: ``method.num_instructions``, by default twice ``synthesis.examples`` (the
+size every method of a comparison trains on; IFD ranking keeps half). The reference samples 2x
+the private set size; N is a private count, so a DP-free recipe cannot read it: set the count
+explicitly. Strict mode compares instructions only with PUBLIC text and with
 each other; ``method.dedup_against=private`` (the reference) needs ``privacy.mode=paper`` and the
 release then has no formal guarantee.
 """
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rewardds.recipes.common import base_models, evaluation, model_eval_params, plain, private_finetune, sampler
+from rewardds.recipes.common import (base_models, evaluation, model_eval_params, plain, private_finetune, sampler,
+                                     synthetic_examples)
 from rewardds.recipes.fewshot import GENERATOR_FORMATS
 from rewardds.recipes.step import Recipe, Step, Touch
 from rewardds.stages.base_model import PROFESSIONAL_MODEL
@@ -41,7 +43,7 @@ def build(cfg, method) -> Recipe:
     gen = {"base": dp_base, "adapter": "gen_proxy"}
     steps.append(Step("queries", QUESTIONS,
                       {"task": task, "examples": "none", "k": 0,
-                       "num_queries": method.num_instructions or s.num_queries, "query_n": s.query_n,
+                       "num_queries": method.num_instructions or 2 * synthetic_examples(cfg), "query_n": s.query_n,
                        "query_temperature": method.temperature, "query_top_p": method.top_p,
                        "query_max_new_tokens": s.query_max_new_tokens, "max_query_rounds": s.max_query_rounds,
                        "seed": cfg.seed, "sampler": sampler(cfg)}, gen))

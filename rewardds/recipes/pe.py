@@ -11,7 +11,7 @@
 """
 from __future__ import annotations
 
-from rewardds.recipes.common import base_models, evaluation, sampler, target_sft
+from rewardds.recipes.common import base_models, evaluation, sampler, synthetic_examples, target_sft
 from rewardds.recipes.step import DPUse, Recipe, Step, Touch
 from rewardds.stages.private_evolution import PRIVATE_EVOLUTION
 from rewardds.stages.synthesis import ANSWERS, QUESTIONS, TO_POOL
@@ -26,7 +26,8 @@ def build(cfg, method) -> Recipe:
     public = {"base": "base:proxy"}
     steps = [base_models()]
     steps.append(Step("pe_init", QUESTIONS,
-                      {"task": task, "examples": "public", "k": method.k, "num_queries": method.population,
+                      {"task": task, "examples": "public", "k": method.k,
+                       "num_queries": method.population or synthetic_examples(cfg),
                        "query_n": s.query_n, "query_temperature": method.temperature, "query_top_p": method.top_p,
                        "query_max_new_tokens": question_new, "max_query_rounds": s.max_query_rounds,
                        "seed": cfg.seed, "sampler": sampler(cfg)},

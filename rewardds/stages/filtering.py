@@ -126,8 +126,9 @@ def _select(ctx: Context, step, ins: dict, out: Path) -> dict:
 
 def _text_filter(ctx: Context, step, ins: dict, out: Path) -> dict:
     """params: file (queries.jsonl | pool.jsonl), min_tokens, dedup_threshold (None: off), references
-    (public | private | none: the texts near-duplicates are measured against, besides each other);
-    inputs: items (a step with that file). Counts of what was dropped are in the summary."""
+    (public | private | none: the texts near-duplicates are measured against, besides each other),
+    max_kept (optional: at most this many of the survivors, in sampling order); inputs: items (a step
+    with that file). Counts of what was dropped are in the summary."""
     from rewardds.stages.synthesis import example_records
 
     p = step.params
@@ -143,6 +144,9 @@ def _text_filter(ctx: Context, step, ins: dict, out: Path) -> dict:
 
         raise RewarddsError(f"{step.name}: every synthetic item was filtered out; lower method.min_question_tokens "
                             "or raise method.dedup_threshold")
+    if p.get("max_kept") is not None and len(kept) > p["max_kept"]:
+        summary["over_size"] = len(kept) - p["max_kept"]
+        kept = kept[: p["max_kept"]]
     write_jsonl(out / p["file"], kept)
     summary["kept"] = len(kept)
     return summary
