@@ -51,13 +51,17 @@ def _sha256(path: Path) -> str:
 CLIENT_ONLY_KEYS = ("stages", "wall_time_s", "client_eval")  # metrics.json keys never released
 
 
-def released_metrics(metrics: dict, client_stages: set[str]) -> dict:
+def released_metrics(metrics: dict, client_stages: set[str], test_is_private: bool = False) -> dict:
     """metrics.json without what is client-private: stage keys, cache paths, client-stage timings, the
     client-side evaluations (``client_eval``: MAUVE/FID/copies/PII against the private records, canary
-    exposure)."""
+    exposure), and the test-set evaluations when the test items were held out of the private records
+    (``task.data.holdout_test``: then they describe private records)."""
     stages = {name: {k: v for k, v in rec.items() if k in ("cache_hit", "seconds")}
               for name, rec in metrics.get("stages", {}).items() if name not in client_stages}
     keep = {k: v for k, v in metrics.items() if k not in CLIENT_ONLY_KEYS}
+    if test_is_private:
+        for key in ("eval", "paired"):
+            keep.pop(key, None)
     keep["server_stages"] = stages
     return keep
 
@@ -93,7 +97,8 @@ def write_release(run_dir: Path, privacy: dict, metrics: dict, files: dict[str, 
             listed[partial / rel] = role
     write_json(partial / "privacy.json", privacy)
     listed[partial / "privacy.json"] = "client: privacy ledger of the release"
-    write_json(partial / "server" / "metrics.json", released_metrics(metrics, client_stages))
+    test_is_private = bool((privacy.get("private_data") or {}).get("holdout_test"))
+    write_json(partial / "server" / "metrics.json", released_metrics(metrics, client_stages, test_is_private))
     listed[partial / "server" / "metrics.json"] = "server: evaluation on the public test split"
     components = sorted({rel.split("/")[1] for rel in files if rel.startswith("client/")})
     write_text(partial / "README.md", _readme(privacy, components))

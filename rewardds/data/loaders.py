@@ -169,6 +169,10 @@ def load_task_data(task_cfg) -> TaskData:
         # Neither the count nor the lines: both are non-DP statistics of the private data.
         log.warning("%s: duplicate records removed (record-level DP counts one record per distinct record); "
                     "N below counts distinct records", paths["private"])
+    holdout = _cfg(data, "holdout_test")
+    if holdout:
+        private, test = hold_out(private, int(holdout), seed, paths["private"])
+        paths["test"], extra["test_split"] = f"{paths['private']} (held out)", "held out of the private file"
     splits = {"public": public, "private": private, "test": test}
     # Sizes before subsampling (private: distinct records). Non-DP statistics of
     # the private file: for the caller's checks only, never for a log or a release.
@@ -180,7 +184,8 @@ def load_task_data(task_cfg) -> TaskData:
         # After dedupe (duplicates stay duplicates) and subsampling (only the records used).
         # The map is client-only: kept in memory, never logged or written (see rewardds.data.names).
         splits["private"], extra["name_map"] = substitute_names(splits["private"], seed)
-    private_set = describe_private_set(private_source, len(splits["private"]), limits["private"], seed)
+    private_set = describe_private_set(private_source, len(splits["private"]), limits["private"], seed,
+                                       int(holdout) if holdout else None)
     return TaskData(task=name, public=splits["public"], private=splits["private"], test=splits["test"],
                     source=source, extra=extra, private_set=private_set)
 
@@ -208,7 +213,17 @@ def dedupe(records: list[Record]) -> tuple[list[Record], bool]:
     return out, len(out) != len(records)
 
 
-def describe_private_set(source: str, n: int, max_train: int | None, seed: int) -> dict:
+def hold_out(records: list[Record], k: int, seed: int, where: str) -> tuple[list[Record], list[Record]]:
+    """(the rest, ``k`` seeded records) of ``records``: test items held out of the private records, so a
+    data set without a usable test split can still be evaluated on items no model was trained on."""
+    if k >= len(records):  # the message gives no count: the file's size is a statistic of the private data
+        raise ConfigError("task.data.holdout_test", f"is not below the number of distinct records of {Path(where).name}")
+    rng = random.Random(f"rewardds-holdout-{seed}")
+    held = set(rng.sample(range(len(records)), k))
+    return ([r for i, r in enumerate(records) if i not in held], [r for i, r in enumerate(records) if i in held])
+
+
+def describe_private_set(source: str, n: int, max_train: int | None, seed: int, holdout: int | None = None) -> dict:
     """What "the private data set" of the DP guarantee is, for ``privacy.json``.
 
     JSON-safe and free of non-DP statistics: ``source`` is a file name (no
@@ -228,7 +243,13 @@ def describe_private_set(source: str, n: int, max_train: int | None, seed: int) 
                       f"(task.data.max_train={max_train}, task.data.seed={seed}). It is a guarantee "
                       f"for the {n} records drawn, not for {source} as a whole: records not drawn were not "
                       f"used, and which records are drawn depends on the file")
-    return {"source": source, "records": n, "subset": subset, "deduplicated": True, "statement": statement + "."}
+    if holdout:
+        statement += (f". A further {holdout} records of {source} were held out as the test split "
+                      f"(task.data.holdout_test={holdout}, task.data.seed={seed}): no model was trained on them, "
+                      "and the evaluation's outputs (predictions, metrics) describe them, so they are not covered "
+                      "by the guarantee and stay with the client")
+    return {"source": source, "records": n, "subset": subset, "deduplicated": True, "holdout_test": holdout,
+            "statement": statement + "."}
 
 
 def subsample(records: list, k: int | None, seed: int, salt: str = "") -> list:
