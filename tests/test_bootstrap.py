@@ -157,7 +157,8 @@ def test_hierarchical_over_seeds_hand_checked():
     base = np.random.default_rng(16).uniform(size=20)
     # one seed: exactly the item-level paired bootstrap
     one = hierarchical_paired_bootstrap([(base + 0.3, base)])
-    assert (one["diff"], one["lo"], one["hi"]) == tuple(paired_bootstrap(base + 0.3, base)[k] for k in ("diff", "lo", "hi"))
+    alone = paired_bootstrap(base + 0.3, base)
+    assert (one["diff"], one["lo"], one["hi"]) == (alone["diff"], alone["lo"], alone["hi"])
     # three seeds whose per-item difference is constant 0, 0.1, 0.2: item resampling adds nothing,
     # so a resample is the mean of 3 seeds drawn with replacement; P(all three the 0-seed) = 1/27 > 2.5%,
     # so the interval is exactly [0, 0.2]; the point is the mean over seeds of the per-seed difference

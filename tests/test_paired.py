@@ -120,7 +120,7 @@ def test_run_section_copies_items_and_prints_one_line_per_model(tmp_path):
     assert set(out["models"]["target"]) == set(METRICS)
     lines = summary_lines(out)
     assert lines == ["   target - base: rougeL +0.250 [0.250, 0.250] (paired, 5 items): better",
-                     "   gen_proxy - base: rougeL +0.000 [0.000, 0.000] (paired, 5 items): no clear difference"]
+                     "   gen_proxy - base: rougeL 0.000 [0.000, 0.000] (paired, 5 items): no clear difference"]
     json.dumps(out, allow_nan=False)
     # code: pass@1 leads; per-task differences 0, 1, 0: a resample's mean is k/3, P(k = 0) = 8/27 and
     # P(k = 3) = 1/27, both above 2.5%, so the interval is [0, 1]
@@ -128,8 +128,8 @@ def test_run_section_copies_items_and_prints_one_line_per_model(tmp_path):
             for label, v in {"base": [0.0, 0.0, 1.0], "target": [0.0, 1.0, 1.0]}.items()}
     code_out = section(code)
     assert "pass@1" in code_out["models"]["target"]
-    assert re.fullmatch(r"   target - base: pass@1 \+0\.333 \[0\.000, 1\.000\] \(paired, 3 items\): no clear difference",
-                        summary_lines(code_out)[0])
+    assert re.fullmatch(r"   target - base: pass@1 \+0\.333 \[0\.000, 1\.000\] \(paired, 3 items\): "
+                        r"no clear difference", summary_lines(code_out)[0])
     no_base = section({"target": _rows(x)})
     assert no_base["models"] == {} and "no per-item scores of 'base'" in no_base["note"]
     assert summary_lines(no_base) == [] and summary_lines(None) == []

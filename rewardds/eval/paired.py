@@ -31,7 +31,8 @@ from rewardds.eval.bootstrap import hierarchical_paired_bootstrap, mean_statisti
 from rewardds.io import iter_jsonl, write_jsonl
 
 __all__ = ["ITEMS_FILE", "ITEMS_DIR", "ITEM_FIELDS", "RUN_METRICS", "N_BOOT", "item_rows", "read_items", "align",
-           "compare", "compare_over_seeds", "verdict", "for_run", "section", "summary_lines", "main_metric"]
+           "compare", "compare_over_seeds", "verdict", "format_diff", "for_run", "section", "summary_lines",
+           "main_metric"]
 
 ITEMS_FILE = "items.jsonl"  # in each evaluation stage's folder, beside predictions.jsonl and metrics.json
 ITEMS_DIR = "eval_items"  # the run folder's copies, <label>.jsonl, so a sweep report needs no stage cache
@@ -126,9 +127,10 @@ def compare_over_seeds(pairs: Sequence[tuple[list[dict], list[dict]]], metrics: 
     """``model − against`` per metric, from one (model rows, against rows) pair per seed.
 
     Each pair is aligned by id and a pair without shared items is dropped (``n_seeds`` counts the
-    rest); a metric some pair cannot compute (values missing) is left out.  One pair: the paired bootstrap over items; several: the two-level bootstrap over
-    seeds and items (:func:`rewardds.eval.bootstrap.hierarchical_paired_bootstrap`; the difference
-    is the mean over seeds of the per-seed paired difference).  Per metric: ``diff``, ``ci95``
+    rest); a metric some pair cannot compute (values missing) is left out.  One pair: the paired
+    bootstrap over items; several: the two-level bootstrap over seeds and items
+    (:func:`rewardds.eval.bootstrap.hierarchical_paired_bootstrap`; the difference is the mean
+    over seeds of the per-seed paired difference).  Per metric: ``diff``, ``ci95``
     ``[lo, hi]``, ``n`` (shared items, the fewest over seeds), ``n_max``, ``n_seeds``,
     ``excludes_0`` and ``verdict`` (:func:`verdict`).
     """
@@ -186,8 +188,13 @@ def for_run(item_files: dict[str, Path], run_dir: Path, base: str = "base") -> d
     return section(rows_by_label, base=base)
 
 
-def _signed(v: float) -> str:
-    return f"{v:+.3f}"
+def format_diff(v: float, signed: bool = True) -> str:
+    """A difference or bound as text: 3 decimals (1 from 100 up), ``+`` on positive differences when
+    ``signed``, and ``0.000`` for anything that rounds to zero (no ``-0.000``)."""
+    digits = 1 if abs(v) >= 100 else 3
+    if round(v, digits) == 0:
+        return f"{0.0:.{digits}f}"
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
 
 
 def summary_lines(paired: dict | None) -> list[str]:
@@ -202,6 +209,7 @@ def summary_lines(paired: dict | None) -> list[str]:
         if not m or m["diff"] is None or None in m["ci95"]:
             continue
         lo, hi = m["ci95"]
-        lines.append(f"   {label} - {paired['against']}: {metric} {_signed(m['diff'])} [{lo:.3f}, {hi:.3f}] "
+        lines.append(f"   {label} - {paired['against']}: {metric} {format_diff(m['diff'])} "
+                     f"[{format_diff(lo, False)}, {format_diff(hi, False)}] "
                      f"(paired, {m['n']} items): {m['verdict']}")
     return lines
