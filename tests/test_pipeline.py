@@ -118,7 +118,9 @@ def test_real_rewardds_data_end_to_end(run_pipeline, task, folder):
 def test_a_run_ends_by_printing_its_result_summary(run_pipeline, capsys):
     metrics, run_dir = run_pipeline(SMOKE + ["stop_after=eval_target"], name="summary")
     out = capsys.readouterr().out.strip().splitlines()
-    tail = "\n".join(out[-8:])
+    start = max(i for i, line in enumerate(out) if line.startswith("== "))  # the summary's first line
+    tail = "\n".join(out[start:])
+    assert len(out) - start <= 12  # the summary is the run's last few lines
     assert out[-1].strip().startswith("release:") and str(run_dir / "release") in out[-1]
     assert "rewardds on medical" in tail and "target" in tail and "rougeL" in tail
     assert f"{metrics['privacy']['epsilon']:.4g}" in tail and "-DP for everything released" in tail
@@ -160,7 +162,8 @@ def test_a_run_pairs_every_model_with_base_on_the_data_seeds_test_items(run_pipe
         assert t[key]["diff"] == pytest.approx(ev["target"][key] - ev["base"][key]) and t[key]["n"] == 4
         lo, hi = t[key]["ci95"]
         assert lo <= t[key]["diff"] <= hi and t[key]["excludes_0"] == (lo > 0 or hi < 0)
-    out = capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    out = "\n".join(lines[max(i for i, x in enumerate(lines) if x.startswith("== ")):])  # the run's summary
     line = re.search(r"^   target - base: rougeL ([+-]\d+\.\d{3}) \[(-?\d+\.\d{3}), (-?\d+\.\d{3})\] "
                      r"\(paired, 4 items\): (better|worse|no clear difference)$", out, re.M)
     assert line, out
