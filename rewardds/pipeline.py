@@ -16,6 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from rewardds import audit
+from rewardds.eval import paired
 from rewardds.io import read_json, write_json, write_text
 from rewardds.privacy.plan import privacy_plan
 from rewardds.recipes import Recipe, Step, Touch, build_recipe
@@ -107,11 +108,14 @@ def run(cfg: DictConfig) -> dict:
     runner, ledger, tracker = ctx.runner, ctx.ledger, ctx.tracker
     ledger.save(run_dir / "privacy.json")
     metrics: dict = {"task": cfg.task.name, "method": recipe.method, "stages": {}, "eval": {}}
+    item_files: dict[str, Path] = {}  # eval label -> its per-item scores
     try:
         for step in steps:
             out = execute(ctx, step)
             if step.eval_label is not None:
                 metrics["eval"][step.eval_label] = read_json(out / "metrics.json")
+                item_files[step.eval_label] = out / paired.ITEMS_FILE
+        metrics["paired"] = paired.for_run(item_files, run_dir)  # each model minus base, on the same test items
         metrics["stages"] = _stage_records(runner, recipe)
         metrics["pool_size"] = metrics["synthetic_size"] = _pool_size(ctx, steps)
         metrics["sampling"] = _sampling_stats(ctx, steps)
@@ -187,6 +191,7 @@ def result_summary(metrics: dict, privacy: dict, run_dir: Path) -> str:
         cells = [f"{k} {m[k]:.4g}" + (f" [{ci[k][0]:.3g}, {ci[k][1]:.3g}]" if ci.get(k) and None not in ci[k] else "")
                  for k in keys]
         lines.append(f"   {label:<10} " + ", ".join(cells) + f" (n={m.get('n')})")
+    lines += paired.summary_lines(metrics.get("paired"))
     if metrics.get("synthetic_size") is not None:
         lines.append(f"   synthetic training set: {metrics['synthetic_size']} examples")
     ifd = metrics.get("synthetic_eval", {}).get("ifd")
@@ -232,7 +237,7 @@ def clean_slate(run_dir: Path) -> None:
 
     for name in RESULT_FILES:
         (run_dir / name).unlink(missing_ok=True)
-    for name in (RELEASE, f"{RELEASE}.partial", "logs"):
+    for name in (RELEASE, f"{RELEASE}.partial", "logs", paired.ITEMS_DIR):
         shutil.rmtree(run_dir / name, ignore_errors=True)
     stages = run_dir / "stages"
     if stages.is_dir():

@@ -16,12 +16,15 @@ from rewardds.eval.bootstrap import bootstrap_ci
 from rewardds.eval.metrics import (
     answer_nll_sums,
     answer_perplexity,
+    code_item_scores,
     pass_at_k,
     pass_at_k_metrics,
     pass_at_k_per_task,
     per_example_nll,
     perplexity_from_nll_sums,
+    qa_item_scores,
     qa_metrics,
+    qa_metrics_from_scores,
     rouge_per_item,
     rouge_scores,
     sentence_bleu,
@@ -145,6 +148,23 @@ def test_qa_metrics_keeps_its_keys_and_adds_paired_intervals():
     empty = qa_metrics([], [])
     assert empty["n"] == 0 and empty["rougeL"] == 0.0 and empty["ci95"]["rougeL"] == [None, None]
     json.dumps(empty, allow_nan=False)
+
+
+def test_item_scores_are_the_per_item_values_behind_the_metrics():
+    sums = [(float(i) + 0.5, i + 1) for i in range(len(QA_PREDS))]
+    scores = qa_item_scores(QA_PREDS, QA_REFS, nll_sums=sums)
+    assert scores["rougeL"] == rouge_per_item(QA_PREDS, QA_REFS)["rougeL"]
+    assert scores["bleu"] == sentence_bleu_per_item(QA_PREDS, QA_REFS)
+    assert scores["nll_sum"] == [s for s, _ in sums] and scores["n_tokens"] == [n for _, n in sums]
+    # the metrics from the scores are those of qa_metrics (one scoring pass in the evaluation stage)
+    assert qa_metrics_from_scores(scores) == qa_metrics(QA_PREDS, QA_REFS, nll_sums=sums)
+    assert qa_metrics_from_scores(scores)["ppl"] == pytest.approx(perplexity_from_nll_sums(sums))
+    assert "nll_sum" not in qa_item_scores(QA_PREDS, QA_REFS)
+    with pytest.raises(ValueError, match="nll_sums"):
+        qa_item_scores(QA_PREDS, QA_REFS, nll_sums=sums[:2])
+    code = code_item_scores([[True, False], [False, False], {"n": 2, "c": 2}], ks=(2,))
+    assert code == {"pass@1": [0.5, 0.0, 1.0], "pass@2": [1.0, 0.0, 1.0], "n_samples": [2, 2, 2],
+                    "n_correct": [1, 0, 2]}
 
 
 # --------------------------------------------------------------------------- pass@k

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rewardds.io import read_json, read_jsonl
@@ -117,7 +118,54 @@ def test_real_rewardds_data_end_to_end(run_pipeline, task, folder):
 def test_a_run_ends_by_printing_its_result_summary(run_pipeline, capsys):
     metrics, run_dir = run_pipeline(SMOKE + ["stop_after=eval_target"], name="summary")
     out = capsys.readouterr().out.strip().splitlines()
-    tail = "\n".join(out[-8:])
+    start = max(i for i, line in enumerate(out) if line.startswith("== "))  # the summary's first line
+    tail = "\n".join(out[start:])
+    assert len(out) - start <= 12  # the summary is the run's last few lines
     assert out[-1].strip().startswith("release:") and str(run_dir / "release") in out[-1]
     assert "rewardds on medical" in tail and "target" in tail and "rougeL" in tail
     assert f"{metrics['privacy']['epsilon']:.4g}" in tail and "-DP for everything released" in tail
+
+
+def test_a_run_pairs_every_model_with_base_on_the_data_seeds_test_items(run_pipeline, capsys):
+    """Per-item scores beside every evaluation, the same test items whatever the run's seed, and
+    metrics.json ``paired`` (model minus base) with its summary line."""
+    import random
+    import re
+    from types import SimpleNamespace
+
+    from rewardds.data import load_task_data
+    from rewardds.stages.evaluate import test_subset
+
+    metrics, run_dir = run_pipeline(SMOKE + ["stop_after=eval_target", "seed=3"], name="paired")
+    from omegaconf import OmegaConf
+
+    test = load_task_data(OmegaConf.load(run_dir / "config.yaml").task).test
+    # eval.max_test=4 of the test split, drawn with the data seed (0), not the run's seed (3)
+    expected = [r.id for r in test_subset(SimpleNamespace(data=SimpleNamespace(test=test)), 4, 0)]
+    by_run_seed = sorted(random.Random(3).sample(range(len(test)), 4))
+    assert expected != [test[i].id for i in by_run_seed]  # else this test could not tell the seeds apart
+    items = {}
+    for label in ("base", "gen_proxy", "target"):
+        rows = list(read_jsonl(run_dir / "stages" / f"eval_{label}" / "items.jsonl"))
+        assert [r["id"] for r in rows] == expected
+        assert list(read_jsonl(run_dir / "eval_items" / f"{label}.jsonl")) == rows  # the run folder's copy
+        m = metrics["eval"][label]
+        assert sum(r["rougeL"] for r in rows) / 4 == pytest.approx(m["rougeL"])
+        assert np.exp(sum(r["nll_sum"] for r in rows) / sum(r["n_tokens"] for r in rows)) == pytest.approx(m["ppl"])
+        items[label] = rows
+    paired = read_json(run_dir / "metrics.json")["paired"]
+    assert paired["against"] == "base" and set(paired["models"]) == {"gen_proxy", "target"}
+    t = paired["models"]["target"]
+    assert set(t) == {"rougeL", "rouge1", "bleu", "ppl"}
+    ev = metrics["eval"]
+    for key in ("rougeL", "bleu", "ppl"):
+        assert t[key]["diff"] == pytest.approx(ev["target"][key] - ev["base"][key]) and t[key]["n"] == 4
+        lo, hi = t[key]["ci95"]
+        assert lo <= t[key]["diff"] <= hi and t[key]["excludes_0"] == (lo > 0 or hi < 0)
+    lines = capsys.readouterr().out.splitlines()
+    out = "\n".join(lines[max(i for i, x in enumerate(lines) if x.startswith("== ")):])  # the run's summary
+    line = re.search(r"^   target - base: rougeL ([+-]\d+\.\d{3}) \[(-?\d+\.\d{3}), (-?\d+\.\d{3})\] "
+                     r"\(paired, 4 items\): (better|worse|no clear difference)$", out, re.M)
+    assert line, out
+    assert float(line.group(1)) == pytest.approx(t["rougeL"]["diff"], abs=5e-4)
+    assert line.group(4) == t["rougeL"]["verdict"]

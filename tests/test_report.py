@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -469,3 +471,155 @@ def test_a_sweep_without_the_new_evaluations_has_no_leakage_table(method_sweep: 
     report.write_report(method_sweep, tmp_path / "o")
     md = (tmp_path / "o" / "report.md").read_text()
     assert "## Leakage and data quality" not in md and "## Filters" not in md
+
+
+# --------------------------------------------------------------------------- paired comparisons
+
+N_ITEMS = 60
+DELTAS = {"rewardds": 0.10, "dp_instruct": -0.05, "non_private": 0.20, "dp_sgd": 0.10}  # target - base per item
+
+
+def _item_rows(values, nll) -> list[dict]:
+    return [{"id": f"q{i}", "rouge1": v, "rouge2": v / 2, "rougeL": v, "bleu": 100 * v, "nll_sum": s, "n_tokens": 5}
+            for i, (v, s) in enumerate(zip(values, nll))]
+
+
+def _write_items(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _items_sweep(root: Path, deltas=DELTAS, seeds=(0, 1), skip=(), symmetric=()) -> tuple[Path, dict]:
+    """A method sweep whose jobs wrote per-item scores: each job's own base is offset by 0.1 * seed
+    (so pairing a target with another job's base would show), its target is that base + the
+    method's delta + item noise (exactly mean-zero noise for methods in ``symmetric``).
+    Seed-1 jobs keep their items in the stage folder only (as before the run-folder copies).
+    Returns the sweep and (method, seed) -> {"target": rows, "base": rows}."""
+    sweep = _method_sweep(root, list(deltas), seeds)
+    base = np.random.default_rng(0).uniform(0.1, 0.5, size=N_ITEMS)
+    written = {}
+    for d in sorted(p for p in sweep.iterdir() if p.name.isdigit()):
+        method = json.loads((d / "metrics.json").read_text())["method"]
+        seed = int(yaml.safe_load((d / "config.yaml").read_text())["seed"])
+        if (method, seed) in skip:
+            continue
+        own_base = base + 0.1 * seed
+        if method in symmetric:
+            noise = 0.05 * np.array([(-1) ** i for i in range(N_ITEMS)])
+        else:
+            noise = np.random.default_rng(100 * seed + list(deltas).index(method)).normal(0, 0.05, size=N_ITEMS)
+        rows = {"base": _item_rows(own_base, np.full(N_ITEMS, 10.0)),
+                "target": _item_rows(own_base + deltas[method] + noise, 10.0 - 10 * deltas[method] + noise)}
+        for label, r in rows.items():
+            where = d / "eval_items" / f"{label}.jsonl" if seed == 0 else d / "stages" / f"eval_{label}" / "items.jsonl"
+            _write_items(where, r)
+        written[(method, seed)] = rows
+    return sweep, written
+
+
+def _mean_diff(a: list[dict], b: list[dict], key: str = "rougeL") -> float:
+    return float(np.mean([r[key] for r in a]) - np.mean([r[key] for r in b]))
+
+
+def _cell_numbers(cell: str) -> tuple[float, float, float]:
+    diff, lo, hi = re.fullmatch(r"([+-]?[\d.]+) \[(-?[\d.]+), (-?[\d.]+)\]", cell).groups()
+    return float(diff), float(lo), float(hi)
+
+
+def test_methods_table_pairs_targets_with_their_own_base_and_the_reference(tmp_path: Path):
+    sweep, items = _items_sweep(tmp_path)
+    out = tmp_path / "out"
+    assert report.main([str(sweep), "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    header, body = _md_table(md, "## Methods")
+    assert header[-4:] == ["ROUGE-L − base", "excludes 0 (base)", "ROUGE-L − rewardds", "excludes 0 (rewardds)"]
+    rows = {r[0]: dict(zip(header, r)) for r in body}
+    for method, delta in DELTAS.items():
+        diff, lo, hi = _cell_numbers(rows[method]["ROUGE-L − base"])
+        assert lo <= diff <= hi and diff == pytest.approx(delta, abs=0.02)
+    assert [rows[m]["excludes 0 (base)"] for m in DELTAS] == ["yes", "yes", "yes", "yes"]
+    assert _cell_numbers(rows["dp_instruct"]["ROUGE-L − base"])[2] < 0  # worse than base, and says so
+    assert rows["rewardds"]["ROUGE-L − rewardds"] == "(reference)"
+    assert rows["dp_sgd"]["excludes 0 (rewardds)"] == "no"  # the same delta: no clear difference
+    assert rows["non_private"]["excludes 0 (rewardds)"] == "yes"
+    assert _cell_numbers(rows["non_private"]["ROUGE-L − rewardds"])[1] > 0
+    assert "60 test items per job" in md and "PAIRED percentile bootstrap" in md and "two-level" in md
+    headroom = [line for line in md.splitlines() if line.startswith("Headroom")]
+    assert len(headroom) == 1 and headroom[0].startswith("Headroom: non_private beats base by +0.2")
+    assert headroom[0].endswith("ROUGE-L (paired, 60 items); the comparison can separate methods.")
+
+    with open(out / "report_methods.csv", newline="") as fh:
+        mrows = {r["method"]: r for r in csv.DictReader(fh)}
+    for method in DELTAS:
+        r = mrows[method]
+        # the mean over seeds of each job's target minus ITS OWN base (bases differ by 0.1 per seed)
+        expected = np.mean([_mean_diff(items[(method, s)]["target"], items[(method, s)]["base"]) for s in (0, 1)])
+        assert float(r["rougeL_vs_base"]) == pytest.approx(expected)
+        assert float(r["rougeL_vs_base_lo"]) <= expected <= float(r["rougeL_vs_base_hi"])
+        assert r["rougeL_vs_base_excludes_0"] == "true" and r["vs_base_n_items"] == "60"
+        assert r["vs_base_n_seeds"] == "2" and r["reference"] == "rewardds"
+        ppl_diff = float(r["ppl_vs_base"])
+        assert (ppl_diff < 0) == (DELTAS[method] > 0)  # lower NLL -> lower perplexity
+    expected = np.mean([_mean_diff(items[("dp_sgd", s)]["target"], items[("rewardds", s)]["target"]) for s in (0, 1)])
+    assert float(mrows["dp_sgd"]["rougeL_vs_reference"]) == pytest.approx(expected)
+    assert mrows["dp_sgd"]["rougeL_vs_reference_excludes_0"] == "false"
+    assert mrows["rewardds"]["rougeL_vs_reference"] == ""
+
+    png = (out / "privacy_utility.png").read_bytes()
+    assert struct.unpack(">II", png[16:24])[0] > 1400  # the second panel: differences to the reference
+
+
+def test_paired_columns_say_dash_without_items_and_base_only_without_the_reference(tmp_path: Path, capsys):
+    sweep, _ = _items_sweep(tmp_path, skip={("dp_sgd", 0), ("dp_sgd", 1), ("dp_instruct", 1)})
+    out = tmp_path / "out"
+    assert report.main([str(sweep), "--out", str(out), "--reference", "pe"]) == 0
+    assert "reference method 'pe' is not in the sweep" in capsys.readouterr().err
+    md = (out / "report.md").read_text()
+    header, body = _md_table(md, "## Methods")
+    assert header[-2:] == ["ROUGE-L − base", "excludes 0 (base)"] and "ROUGE-L − pe" not in header
+    rows = {r[0]: dict(zip(header, r)) for r in body}
+    assert rows["dp_sgd"]["ROUGE-L − base"] == "-" and rows["dp_sgd"]["excludes 0 (base)"] == "-"
+    assert "the reference method, `--reference`, is not in this sweep" in md
+    with open(out / "report_methods.csv", newline="") as fh:
+        mrows = {r["method"]: r for r in csv.DictReader(fh)}
+    assert "reference" not in mrows["rewardds"] and mrows["dp_sgd"]["rougeL_vs_base"] == ""
+    assert mrows["dp_instruct"]["vs_base_n_seeds"] == "1"  # the seed without items is left out
+    # a sweep written before per-item scores: no paired columns, and the report says why
+    old = _method_sweep(tmp_path / "old", ["rewardds", "dp_sgd"], (0,))
+    report.write_report(old, tmp_path / "o2")
+    md = (tmp_path / "o2" / "report.md").read_text()
+    assert "no paired differences" in md and "− base" not in _md_table(md, "## Methods")[0]
+
+
+def test_headroom_warns_when_non_private_does_not_beat_base(tmp_path: Path):
+    sweep, _ = _items_sweep(tmp_path, deltas={"rewardds": 0.1, "non_private": 0.0}, seeds=(0,),
+                            symmetric={"non_private"})
+    report.write_report(sweep, tmp_path / "o")
+    md = (tmp_path / "o" / "report.md").read_text()
+    warning = [line for line in md.splitlines() if "headroom" in line.lower() and "non_private" in line]
+    assert len(warning) == 1 and warning[0].startswith("**Warning** (headroom): non_private − base is 0.000 [-0.0")
+    assert "holds 0" in warning[0] and "cannot separate methods" in warning[0]
+
+
+def test_bad_items_file_and_empty_sweep_are_one_error_line_exit_2(tmp_path: Path, capsys):
+    sweep, _ = _items_sweep(tmp_path, deltas={"rewardds": 0.1, "dp_sgd": 0.0}, seeds=(0,))
+    bad = sweep / "1" / "eval_items" / "target.jsonl"
+    bad.write_text('{"id": "q0", "rougeL": "high"}\n')
+    assert report.main([str(sweep), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and f"{bad}:1: field 'rougeL' must be a number" in err[0]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert report.main([str(empty)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: no job folders in {empty}"
+
+
+def test_python_dash_m_runs_the_package(tmp_path: Path):
+    import subprocess
+    import sys
+
+    sweep, _ = _items_sweep(tmp_path, deltas={"rewardds": 0.1, "dp_sgd": 0.0}, seeds=(0,))
+    proc = subprocess.run([sys.executable, "-m", "rewardds.report", str(sweep), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "o" / "report.md").exists() and "report_methods.csv" in proc.stdout

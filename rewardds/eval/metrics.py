@@ -15,7 +15,10 @@ Every metric also exists per item (:func:`rouge_per_item`,
 :func:`pass_at_k_per_task`), so that :func:`qa_metrics` and
 :func:`pass_at_k_metrics` can attach 95% percentile bootstrap intervals over
 test items (:mod:`rewardds.eval.bootstrap`): with a few dozen test questions a
-small difference between two models is often noise.
+small difference between two models is often noise.  :func:`qa_item_scores` and
+:func:`code_item_scores` gather those per-item values in the form the evaluation
+stage writes to ``items.jsonl`` (:mod:`rewardds.eval.paired` pairs two models'
+files item by item).
 """
 from __future__ import annotations
 
@@ -31,6 +34,9 @@ __all__ = [
     "sentence_bleu",
     "sentence_bleu_per_item",
     "qa_metrics",
+    "qa_item_scores",
+    "qa_metrics_from_scores",
+    "code_item_scores",
     "answer_perplexity",
     "answer_nll_sums",
     "perplexity_from_nll_sums",
@@ -127,6 +133,37 @@ def _ci_lists(intervals: dict) -> dict:
     return {name: [None if math.isnan(v) else v for v in pair] for name, pair in intervals.items()}
 
 
+def qa_item_scores(predictions: list[str], references: list[str], *,
+                   nll_sums: Sequence[tuple[float, int]] | None = None) -> dict[str, list]:
+    """Per item: ``rouge1``, ``rouge2``, ``rougeL``, ``bleu`` and, with ``nll_sums`` (from
+    :func:`answer_nll_sums`, one per pair), ``nll_sum`` and ``n_tokens`` of the reference answer
+    (perplexity is a ratio of their sums, so it has no per-item value of its own)."""
+    scores: dict = dict(rouge_per_item(predictions, references))
+    scores["bleu"] = sentence_bleu_per_item(predictions, references)
+    if nll_sums is not None:
+        if len(nll_sums) != len(predictions):
+            raise ValueError(f"{len(nll_sums)} nll_sums but {len(predictions)} predictions")
+        scores["nll_sum"] = [float(s) for s, _ in nll_sums]
+        scores["n_tokens"] = [int(t) for _, t in nll_sums]
+    return scores
+
+
+def qa_metrics_from_scores(scores: dict[str, list], *, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """:func:`qa_metrics` from :func:`qa_item_scores` (so the evaluation stage scores each item once)."""
+    from rewardds.eval.bootstrap import bootstrap_ci
+
+    per_item: dict = {key: scores[key] for key in (*ROUGE_TYPES, "bleu")}
+    out: dict = {key: _mean(values) for key, values in per_item.items()}
+    n = len(scores["bleu"])
+    out["n"] = n
+    if "nll_sum" in scores:
+        sums = list(zip(scores["nll_sum"], scores["n_tokens"]))
+        out["ppl"] = perplexity_from_nll_sums(sums)
+        per_item["ppl"] = _perplexity_statistic(sums)
+    out["ci95"] = _ci_lists(bootstrap_ci(per_item, n_boot=n_boot, alpha=0.05, seed=seed, n=n))
+    return out
+
+
 def qa_metrics(predictions: list[str], references: list[str], *, nll_sums: Sequence[tuple[float, int]] | None = None,
                n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """QA metrics with 95% bootstrap intervals over test items.
@@ -139,19 +176,8 @@ def qa_metrics(predictions: list[str], references: list[str], *, nll_sums: Seque
     items, the same resamples for every metric (``ppl`` is recomputed as
     ``exp(sum NLL / sum tokens)`` on each resample).  Bounds are None without items.
     """
-    from rewardds.eval.bootstrap import bootstrap_ci
-
-    per_item: dict = dict(rouge_per_item(predictions, references))
-    per_item["bleu"] = sentence_bleu_per_item(predictions, references)
-    out: dict = {key: _mean(values) for key, values in per_item.items()}
-    out["n"] = len(predictions)
-    if nll_sums is not None:
-        if len(nll_sums) != len(predictions):
-            raise ValueError(f"{len(nll_sums)} nll_sums but {len(predictions)} predictions")
-        out["ppl"] = perplexity_from_nll_sums(nll_sums)
-        per_item["ppl"] = _perplexity_statistic(nll_sums)
-    out["ci95"] = _ci_lists(bootstrap_ci(per_item, n_boot=n_boot, alpha=0.05, seed=seed, n=len(predictions)))
-    return out
+    return qa_metrics_from_scores(qa_item_scores(predictions, references, nll_sums=nll_sums), n_boot=n_boot,
+                                  seed=seed)
 
 
 # --------------------------------------------------------------------------- perplexity
@@ -365,6 +391,16 @@ def _task_counts(task) -> tuple[int, int]:
 def pass_at_k_per_task(per_task: Sequence, k: int) -> list[float]:
     """The unbiased pass@k estimate of each task (see :func:`pass_at_k` and :func:`_task_counts`)."""
     return [pass_at_k(n, c, k) for n, c in map(_task_counts, per_task)]
+
+
+def code_item_scores(per_task: Sequence, ks: Sequence[int] = (1,)) -> dict[str, list]:
+    """Per task: ``pass@k`` for each k (pass@1 always; :func:`pass_at_k_per_task`), ``n_samples`` and
+    ``n_correct`` (the samples generated and those that passed every test)."""
+    counts = [_task_counts(t) for t in per_task]
+    out: dict = {f"pass@{k}": pass_at_k_per_task(per_task, k) for k in sorted({int(k) for k in ks} | {1})}
+    out["n_samples"] = [n for n, _ in counts]
+    out["n_correct"] = [c for _, c in counts]
+    return out
 
 
 def pass_at_k_metrics(per_task: Sequence, ks: Sequence[int] = (1,), *, n_boot: int = N_BOOT, seed: int = 0) -> dict:

@@ -91,7 +91,7 @@ def evaluation(cfg, available: dict[str, tuple[str, str | None]]) -> list[Step]:
             continue
         which, adapter = available[label]
         params = {"label": label, "eval": model_eval_params(cfg), "dtype": cfg.model[which].dtype, "seed": cfg.seed,
-                  "sampler": sampler(cfg), "task": cfg.task.name}
+                  "data_seed": cfg.task.data.seed, "sampler": sampler(cfg), "task": cfg.task.name}
         inputs = {"base": f"base:{which}", "test": "data:test"}
         if adapter is not None:
             inputs["adapter"] = adapter

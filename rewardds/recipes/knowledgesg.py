@@ -131,6 +131,6 @@ def evaluations(cfg, method, dp_base: str) -> list[Step]:
     on_seed = {"gen_proxy"} | ({"target"} if which == "proxy" else set())
     steps = [replace(st, inputs={**st.inputs, "base": dp_base}) if st.eval_label in on_seed else st for st in steps]
     params = {"label": "attacker", "eval": model_eval_params(cfg), "dtype": cfg.model.proxy.dtype, "seed": cfg.seed,
-              "sampler": sampler(cfg), "task": cfg.task.name}
+              "data_seed": cfg.task.data.seed, "sampler": sampler(cfg), "task": cfg.task.name}
     inputs = {"base": "base:proxy", "test": "data:test", "adapter": "gen_proxy"}
     return steps + [Step("eval_attacker", EVALUATE, params, inputs, eval_label="attacker")]
