@@ -38,6 +38,11 @@ def select_records(batch: dict, records: torch.Tensor) -> dict:
     out = {k: v[rows] for k, v in batch.items() if isinstance(v, torch.Tensor) and v.dim() > 0 and len(v) == len(rows)}
     out["record_of_row"] = rmap[batch["record_of_row"][rows]]
     out["num_records"] = len(records)
+    if "pair_rows" in batch:  # pairs of row indices (reward pairs): keep the selected records' pairs, renumbered
+        row_map = torch.cumsum(rows.long(), 0) - 1
+        keep = rmap[batch["record_of_pair"]] >= 0
+        out["pair_rows"] = row_map[batch["pair_rows"][keep]]
+        out["record_of_pair"] = rmap[batch["record_of_pair"][keep]]
     for k, v in batch.items():
         if k not in out:
             out[k] = v

@@ -33,25 +33,35 @@ class PairDataset(torch.utils.data.Dataset):
 
 
 class PairCollator:
+    """Each record's DISTINCT texts as rows, and its pairs as (chosen row, rejected row) indices.
+
+    A record's pairs share answers (truth > base, truth > DP proxy, DP proxy > base are three pairs of
+    three texts), so every text is scored once and each pair reads two scores: half the rows of one
+    row per pair side, the same losses and gradients."""
+
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
 
     def __call__(self, items):
-        rows, record_of_row, pair_of_row, chosen = [], [], [], []
-        pair = 0
+        rows, record_of_row, pair_rows, record_of_pair = [], [], [], []
         for r, pairs in enumerate(items):
+            index: dict[tuple, int] = {}
             for c_ids, r_ids in pairs:
-                rows += [c_ids, r_ids]
-                record_of_row += [r, r]
-                pair_of_row += [pair, pair]
-                chosen += [1, 0]
-                pair += 1
+                ends = []
+                for ids in (c_ids, r_ids):
+                    if tuple(ids) not in index:
+                        index[tuple(ids)] = len(rows)
+                        rows.append(list(ids))
+                        record_of_row.append(r)
+                    ends.append(index[tuple(ids)])
+                pair_rows.append(ends)
+                record_of_pair.append(r)
         return {
             "input_ids": pad_rows(rows, self.pad_id),
             "attention_mask": pad_rows([[1] * len(x) for x in rows], 0),
             "record_of_row": torch.tensor(record_of_row, dtype=torch.long),
-            "pair_of_row": torch.tensor(pair_of_row, dtype=torch.long),
-            "is_chosen": torch.tensor(chosen, dtype=torch.bool),
+            "pair_rows": torch.tensor(pair_rows, dtype=torch.long).view(-1, 2),
+            "record_of_pair": torch.tensor(record_of_pair, dtype=torch.long),
             "num_records": len(items),
         }
 
@@ -67,10 +77,9 @@ class RewardModule(TrainableModule):
 
     def record_losses(self, batch):
         r = reward_scores(self.model, batch["input_ids"], batch["attention_mask"])
-        chosen = batch["is_chosen"]
-        margin = r[chosen] - r[~chosen]  # rows come in (chosen, rejected) order per pair
-        pair_loss = -F.logsigmoid(margin)
-        rec = batch["record_of_row"][chosen]
+        pairs = batch["pair_rows"].to(r.device)
+        pair_loss = -F.logsigmoid(r[pairs[:, 0]] - r[pairs[:, 1]])
+        rec = batch["record_of_pair"].to(r.device)
         n = int(batch["num_records"])
         total = torch.zeros(n, dtype=pair_loss.dtype, device=pair_loss.device).index_add(0, rec, pair_loss)
         count = torch.zeros(n, dtype=pair_loss.dtype, device=pair_loss.device).index_add(0, rec, torch.ones_like(pair_loss))
