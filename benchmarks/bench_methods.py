@@ -17,7 +17,7 @@ intervals over the same test items and over the seeds, and the headroom line (no
 Synthetic sets in the paper's proportions (RewardDS samples about as many questions as the client
 has records and keeps 1/8): ``synthesis.num_queries`` = the private set's size, ``filter.keep_ratio``
 1/8, so every synthetic-data method trains its target on the same number of examples
-(``synthesis.examples``, 250 on the demo's 2000 records); ``synthesis.answer_n`` and ``refine.n`` 6 as
+(``synthesis.examples``, 125 on the demo's 1000 records); ``synthesis.answer_n`` and ``refine.n`` 6 as
 the paper; every test item is evaluated (``eval.max_test=null``: 300 on the demo).
 
 ``--real``: Medical_QA and Financial_QA from ../shared/data/rewardds, 1000 private records each
@@ -46,7 +46,7 @@ METHODS = ("rewardds", "non_private", "dp_sgd", "icl", "self_instruct", "self_in
 REAL_METHODS = ("non_private", "rewardds", "dp_instruct", "pe")
 REAL_DATA = {"medical": "Medical_QA", "financial": "Financial_QA"}
 SHARED = REPO.parent / "shared" / "data" / "rewardds"
-DEMO_PRIVATE = 2000  # records of the demo's private split (rewardds/data/demo/make_demo.py COUNTS)
+DEMO_PRIVATE = 1000  # records of the demo's private split (rewardds/data/demo/make_demo.py COUNTS)
 REAL_PRIVATE, REAL_TEST = 1000, 200
 SMALL_ARGS = ["--quick", "--methods", "rewardds,icl,dp_instruct,non_private", "--seeds", "0"]
 EVALS = ["eval.similarity=true", "eval.ifd=true", "eval.leakage=true", "eval.pii=true"]
@@ -148,7 +148,7 @@ def run(argv: list[str] | None = None) -> dict:
             res.update(name=sw["name"], overrides=sw["overrides"], methods=sw["methods"], seeds=sw["seeds"],
                        jobs=job_times(folder) if folder.exists() else [],
                        report=(folder / "report.md").read_text() if (folder / "report.md").exists() else "",
-                       headroom=report.get("headroom"))
+                       metric=report.get("metric"))
             if a.against_one:
                 one = measure([*sw["overrides"], "method=rewardds", f"seed={sw['seeds'][0]}",
                                f"cache.dir={work / ('cache-one-' + sw['name'])}",

@@ -128,7 +128,7 @@ class ProxyTrainConfig:
     epochs: int = 3
     # expected logical batch (Poisson sampling rate = batch_size / N): DP-SGD needs batches in the hundreds
     # for its noise (sigma * C / batch per coordinate) to sit well below the signal
-    batch_size: int = 256
+    batch_size: int = 128
     physical_batch_size: int = 64  # memory cap per forward/backward
     loss_on: str = "answer"  # answer | all
 

@@ -34,7 +34,7 @@ from rewardds.data.demo import code_tasks, financial, medical
 from rewardds.data.demo.people import people
 
 SEED = 20251202
-COUNTS = {"public": 800, "private": 2000, "test": 300}
+COUNTS = {"public": 800, "private": 1000, "test": 300}
 HERE = Path(__file__).resolve().parent
 MAKERS = {"medical": medical.make, "financial": financial.make, "code": code_tasks.make}
 
