@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from rewardds.io import write_json
 from rewardds.models.loading import check_model_dir, dtype_identity, with_dtype
-from rewardds.recipes.step import Block
+from rewardds.stages.block import Block
 from rewardds.stages.context import Context
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from rewardds.io import read_jsonl, write_json
-from rewardds.recipes.step import Block
+from rewardds.stages.block import Block
 from rewardds.stages.context import Context
 
 

@@ -17,7 +17,7 @@ from rewardds import chat
 from rewardds.io import write_json, write_jsonl
 from rewardds.models.loading import load_causal_lm, load_tokenizer
 from rewardds.sampling import SamplingParams, build_sampler
-from rewardds.recipes.step import Block
+from rewardds.stages.block import Block
 from rewardds.stages.context import Context
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ import torch
 from rewardds import chat
 from rewardds.filters import keep_count, length_filter, random_select, similarity_dedup
 from rewardds.io import read_jsonl, write_jsonl
-from rewardds.recipes.step import Block
+from rewardds.stages.block import Block
 from rewardds.stages.context import Context
 
 

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from rewardds import chat
 from rewardds.io import write_json
 from rewardds.models.loading import save_adapter
-from rewardds.recipes.step import Block
+from rewardds.stages.block import Block
 from rewardds.sampling import SamplingParams, build_sampler
 from rewardds.stages.context import Context
 from rewardds.stages.gen_proxy import component_record, dp_settings, train_lm_on_records
