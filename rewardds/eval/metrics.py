@@ -2,7 +2,7 @@
 
 QA tasks: ROUGE-1/2/L F1 with stemming, sentence BLEU and the perplexity of the
 reference answer given the prompt.  Code tasks: the unbiased pass@k estimator
-(the tests themselves run in :mod:`rewardds.eval.code_exec`).
+(the tests themselves run in :mod:`rewardds.eval.sandbox`).
 
 Perplexity scoring is shared with the membership-inference audit and the
 filter's perplexity ranking through :func:`per_example_nll`; both it and
@@ -24,6 +24,10 @@ import math
 import warnings
 from functools import lru_cache
 from typing import Sequence
+
+import numpy as np
+
+from rewardds.eval.bootstrap import bootstrap_ci, ratio_statistic
 
 __all__ = [
     "rouge_scores",
@@ -139,8 +143,6 @@ def qa_metrics(predictions: list[str], references: list[str], *, nll_sums: Seque
     items, the same resamples for every metric (``ppl`` is recomputed as
     ``exp(sum NLL / sum tokens)`` on each resample).  Bounds are None without items.
     """
-    from rewardds.eval.bootstrap import bootstrap_ci
-
     per_item: dict = dict(rouge_per_item(predictions, references))
     per_item["bleu"] = sentence_bleu_per_item(predictions, references)
     out: dict = {key: _mean(values) for key, values in per_item.items()}
@@ -310,10 +312,6 @@ def perplexity_from_nll_sums(sums: Sequence[tuple[float, int]]) -> float:
 
 def _perplexity_statistic(sums: Sequence[tuple[float, int]]):
     """Bootstrap statistic of :func:`perplexity_from_nll_sums` over resampled items."""
-    import numpy as np
-
-    from rewardds.eval.bootstrap import ratio_statistic
-
     return ratio_statistic([s for s, _ in sums], [n for _, n in sums], transform=np.exp)
 
 
@@ -355,7 +353,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 def _task_counts(task) -> tuple[int, int]:
     """(samples, correct) of one task: a list of per-sample pass booleans, or a dict with ``n`` and ``c``
-    (an entry of :func:`rewardds.eval.code_exec.evaluate_samples`' ``per_task``)."""
+    (an entry of :func:`rewardds.eval.sandbox.evaluate_samples`' ``per_task``)."""
     if isinstance(task, dict):
         return int(task["n"]), int(task["c"])
     passes = list(task)
@@ -377,8 +375,6 @@ def pass_at_k_metrics(per_task: Sequence, ks: Sequence[int] = (1,), *, n_boot: i
     resamples are those of :func:`qa_metrics` for the same number of items and
     seed, so code and text metrics of one model stay paired.
     """
-    from rewardds.eval.bootstrap import bootstrap_ci
-
     per_item = {f"pass@{k}": pass_at_k_per_task(per_task, k) for k in sorted({int(k) for k in ks} | {1})}
     out: dict = {name: _mean(v) if v else float("nan") for name, v in per_item.items()}
     out["n"] = len(per_task)
