@@ -13,6 +13,7 @@ import importlib
 import json
 import math
 import os
+import shutil
 import sys
 
 import pytest
@@ -131,3 +132,16 @@ def test_importing_a_program_confines_nothing(name):
     module = importlib.import_module(f"rewardds.eval.sandbox.programs.{name}")
     assert sys.path == path and os.getuid() == uid and "harness" not in sys.modules
     assert not hasattr(module, "_confine")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("bwrap") is None,
+                    reason="needs bwrap, and root to hand a program to another owner")
+def test_a_program_the_sandbox_cannot_read_makes_the_probe_refuse_in_one_line(tmp_path, monkeypatch):
+    for name in bwrap.PROGRAMS:
+        (tmp_path / f"{name}.py").write_text((bwrap._PROGRAMS_HOST / f"{name}.py").read_text())
+    os.chown(tmp_path / "codec.py", 65534, 65534)  # neither root's nor readable by others
+    (tmp_path / "codec.py").chmod(0o600)
+    monkeypatch.setattr(bwrap, "_PROGRAMS_HOST", tmp_path)
+    with pytest.raises(bwrap.SandboxUnavailable) as err:
+        bwrap._build_sandbox()
+    assert "\n" not in str(err.value) and "codec.py" in str(err.value)
