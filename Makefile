@@ -28,7 +28,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks $(ARGS)
 
-# Generated code (task=code) is only ever run inside a bubblewrap sandbox (rewardds/eval/code_exec.py):
+# Generated code (task=code) is only ever run inside a bubblewrap sandbox (rewardds/eval/sandbox/):
 # install bwrap when it is missing (as root via apt-get; otherwise say how and stop).
 $(BWRAP_STAMP):
 	@command -v bwrap >/dev/null 2>&1 || { \

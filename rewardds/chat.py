@@ -6,6 +6,8 @@ wording here is the project's own.
 """
 from __future__ import annotations
 
+from rewardds.errors import ConfigError
+
 SYSTEM_MESSAGES = {
     "medical": "You are a doctor. Answer the patient's question with accurate, careful medical advice.",
     "financial": "You are a financial expert. Answer the client's question clearly and accurately.",
@@ -21,8 +23,6 @@ def system_message(task: str) -> str:
     try:
         return SYSTEM_MESSAGES[task]
     except KeyError:
-        from rewardds.errors import ConfigError
-
         raise ConfigError("task.name", f"unknown task {task!r} (expected one of {sorted(SYSTEM_MESSAGES)})") from None
 
 
@@ -144,8 +144,6 @@ def training_turns(task: str, question: str, answer: str, fmt: str) -> tuple[str
         return question_request(task, []), question
     if fmt == "example":
         return example_request(task, []), format_example(question, answer)
-    from rewardds.errors import ConfigError
-
     raise ConfigError("formats", f"unknown training format {fmt!r} (expected one of {', '.join(TRAINING_FORMATS)})")
 
 
@@ -228,8 +226,6 @@ def encode_example(tokenizer, task: str, question: str, answer: str, max_length:
     prompt = render_prompt(tokenizer, task, question)
     full = _render(tokenizer, messages(task, question, answer), False)
     if not full.startswith(prompt):  # templates that re-render the prompt differently (e.g. thinking blocks)
-        from rewardds.errors import ConfigError
-
         raise ConfigError("model.*.path", f"the chat template of {tokenizer.name_or_path} does not render a "
                                           "conversation with the answer as the generation prompt followed by the "
                                           "answer, so the answer tokens cannot be told apart for the loss")
@@ -243,7 +239,5 @@ def encode_example(tokenizer, task: str, question: str, answer: str, max_length:
     elif loss_on == "answer":
         labels = [-100] * len(p_ids) + list(a_ids)
     else:
-        from rewardds.errors import ConfigError
-
         raise ConfigError("loss_on", f"expected 'answer' or 'all', got {loss_on!r}")
     return {"input_ids": ids, "labels": labels}

@@ -19,7 +19,12 @@ import typing
 from pathlib import Path
 from typing import Iterator
 
-from rewardds.config import RunConfig
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from rewardds.config import RunConfig, register, validate
 from rewardds.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -38,8 +43,6 @@ def _one_line(exc: BaseException) -> str:
 
 def expand(overrides: list[str]) -> list[list[str]]:
     """Every job's override list of a (possible) sweep, via Hydra's own parser."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     parsed = OverridesParser.create().parse_overrides(overrides)
     choices = []
     for o in parsed:
@@ -87,8 +90,6 @@ def unknown_keys(tree: dict, schema=None, prefix: str = "") -> Iterator[str]:
 
 def refuse_unknown_keys(cfg) -> None:
     """Raise ConfigError naming the first key outside the schema, with the closest real key."""
-    from omegaconf import OmegaConf
-
     for key in unknown_keys(OmegaConf.to_container(cfg, resolve=False)):
         close = difflib.get_close_matches(key, list(schema_keys()), n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
@@ -97,8 +98,6 @@ def refuse_unknown_keys(cfg) -> None:
 
 def _default_groups() -> set[str]:
     """Config groups named in conf/config.yaml's defaults list."""
-    from omegaconf import OmegaConf
-
     defaults = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "config.yaml"))["defaults"]
     return {k for d in defaults if isinstance(d, dict) for k in d}
 
@@ -120,11 +119,6 @@ def _is_hydra_override(override: str) -> bool:
 
 def check(overrides: list[str]) -> None:
     """Compose and validate; raise with a one-line message on the first problem."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from rewardds.config import register, validate
-
     register()
     refuse_plus_on_default_groups(overrides)
     for combo in expand(overrides):
@@ -158,9 +152,6 @@ def probe_dir(path, key: str) -> None:
 
 def probe_run_dir(overrides: list[str], multirun: bool) -> None:
     """Probe Hydra's run (or sweep) folder before Hydra creates it and fails with a traceback."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     GlobalHydra.instance().clear()
     try:

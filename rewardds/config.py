@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from rewardds.errors import ConfigError
@@ -342,8 +343,6 @@ class RunConfig:
 
 
 def register() -> None:
-    from hydra.core.config_store import ConfigStore
-
     ConfigStore.instance().store(name="rewardds_schema", node=RunConfig)
 
 

@@ -5,6 +5,8 @@ file and line. ``run.py`` prints ``error: <message>`` and exits with status 2.
 """
 from __future__ import annotations
 
+import signal
+
 
 class RewarddsError(Exception):
     """Base class: a problem with the user's input, not a bug."""
@@ -41,8 +43,6 @@ class Interrupted(BaseException):
     """
 
     def __init__(self, signum: int):
-        import signal
-
         self.signum = int(signum)
         super().__init__(f"interrupted by {signal.Signals(self.signum).name}")
 

@@ -20,6 +20,10 @@ import math
 import random
 from typing import Callable, Sequence
 
+import numpy as np
+
+from rewardds.eval.metrics import sentence_bleu
+
 __all__ = ["keep_count", "random_select", "length_filter", "similarity_dedup", "ifd_filter"]
 
 
@@ -122,7 +126,6 @@ def _tfidf_similarity(texts: list[str], references: list[str]) -> tuple[Callable
     Similarities are computed for blocks of item rows at a time, so memory stays
     at ``block * (len(references) + len(texts))`` floats whatever the set size.
     """
-    import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     try:
@@ -149,9 +152,6 @@ def _bleu_similarity(texts: list[str], references: list[str]) -> tuple[Callable,
     hypothesis, each other text a single reference, with the project's BLEU
     settings (:func:`rewardds.eval.metrics.sentence_bleu`).  Quadratic in the set
     size (about 0.1 ms a pair): meant for hundreds to a few thousand texts."""
-    import numpy as np
-
-    from rewardds.eval.metrics import sentence_bleu
 
     def bleu(i: int, others: Sequence[str]):
         return np.array([sentence_bleu([texts[i]], [o]) / 100.0 for o in others])
@@ -188,8 +188,6 @@ def similarity_dedup(items: list[dict], references: Sequence[str], threshold: fl
 
     Summary reasons: ``near_reference`` and ``near_duplicate``.
     """
-    import numpy as np
-
     if method not in _SIMILARITY:
         raise ValueError(f"similarity method must be one of {sorted(_SIMILARITY)}, got {method!r}")
     texts = [_field_text(it, field, pos) for pos, it in enumerate(items)]

@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from rewardds.errors import DataError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -74,8 +76,6 @@ def iter_jsonl(path, text: str | None = None, hint: str = "") -> Iterator[tuple[
     """Yield (line number, object) for each non-blank line; a bad line raises DataError
     naming file and line (``hint`` is appended to the message). ``text``: the file's
     content when the caller has already read it."""
-    from rewardds.errors import DataError
-
     if text is None:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()

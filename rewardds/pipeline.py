@@ -10,18 +10,27 @@ Steps exchange files only, through the content-keyed cache (``StageRunner``).
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from rewardds import audit
+from rewardds.config import validate
+from rewardds.data import load_task_data
 from rewardds.eval import paired
-from rewardds.io import read_json, write_json, write_text
+from rewardds.eval.sandbox import check_sandbox
+from rewardds.io import read_json, read_jsonl, write_json, write_text
 from rewardds.privacy.plan import privacy_plan
+from rewardds.quiet import quiet
 from rewardds.recipes import Recipe, Step, Touch, build_recipe
 from rewardds.recipes import evals
+from rewardds.release import RELEASE, write_release
+from rewardds.stages.context import Context
 from rewardds.stages.gen_proxy import dp_key
+from rewardds.stages.runner import StageRunner
+from rewardds.tracking import Tracker
 from rewardds.training.distributed import launch_rank
 
 log = logging.getLogger(__name__)
@@ -79,10 +88,6 @@ def _spend(ctx, component: str, out: Path) -> None:
 
 
 def run(cfg: DictConfig) -> dict:
-    from rewardds.config import validate
-    from rewardds.data import load_task_data
-    from rewardds.quiet import quiet
-
     quiet()
     validate(cfg)
     recipe = evals.with_evaluations(cfg, build_recipe(cfg))
@@ -101,8 +106,6 @@ def run(cfg: DictConfig) -> dict:
         return audit.run_audit(cfg, data, run_dir)
     steps = recipe.until(recipe.resolve_stop(cfg.stop_after))
     if cfg.task.name == "code" and any(s.kind == "evaluate" for s in steps):
-        from rewardds.eval.code_exec import check_sandbox
-
         check_sandbox()  # refuse now, not after hours of training, when generated code cannot be sandboxed
     ctx = _context(cfg, recipe, data, run_dir, cfg)
     runner, ledger, tracker = ctx.runner, ctx.ledger, ctx.tracker
@@ -159,8 +162,6 @@ def _run_beside_rank0(cfg: DictConfig, recipe: Recipe, run_dir: Path) -> dict:
     """DDP rank > 0: the same steps as rank 0 (every training step's DDP group needs all ranks),
     in a scratch run folder, with rank 0's cached results taken once published
     (:meth:`StageRunner.run`). No metrics, release, W&B run or summary: rank 0 writes those."""
-    from rewardds.data import load_task_data
-
     run_dir.mkdir(parents=True, exist_ok=True)
     data = evals.audit_data(cfg, load_task_data(cfg.task))
     ctx = _context(cfg, recipe, data, run_dir, OmegaConf.merge(cfg, {"logger": {"backend": "csv"}}))  # no 2nd W&B run
@@ -172,10 +173,6 @@ def _run_beside_rank0(cfg: DictConfig, recipe: Recipe, run_dir: Path) -> dict:
 def _context(cfg: DictConfig, recipe: Recipe, data, run_dir: Path, tracker_cfg: DictConfig):
     """The steps' context: the privacy plan of ``recipe`` (checked whole before anything trains),
     the stage cache and the tracker (configured by ``tracker_cfg``)."""
-    from rewardds.stages.context import Context
-    from rewardds.stages.runner import StageRunner
-    from rewardds.tracking import Tracker
-
     plan, ledger = privacy_plan(cfg, len(data.private), getattr(data, "private_set", None), recipe)
     runner = StageRunner(run_dir, Path(cfg.cache.dir) if cfg.cache.enabled else None)
     return Context(cfg=cfg, data=data, run_dir=run_dir, runner=runner, ledger=ledger, plan=plan,
@@ -231,10 +228,6 @@ def _stage_records(runner, recipe: Recipe) -> dict:
 def clean_slate(run_dir: Path) -> None:
     """Remove an earlier run's results from this folder (a rerun, or a resubmitted sweep job),
     so that nothing stale is read as this run's outcome. Cached stages are not touched."""
-    import shutil
-
-    from rewardds.release import RELEASE
-
     for name in RESULT_FILES:
         (run_dir / name).unlink(missing_ok=True)
     for name in (RELEASE, f"{RELEASE}.partial", "logs", paired.ITEMS_DIR):
@@ -248,8 +241,6 @@ def clean_slate(run_dir: Path) -> None:
 
 def _release(ctx, recipe: Recipe, steps: list[Step], metrics: dict) -> Path:
     """release/: what client steps release (their DP adapters) and the ledger, plus what the server made."""
-    from rewardds.release import write_release
-
     files: dict[str, Path] = {}
     for step in steps:
         if step.name not in ctx.paths:
@@ -278,8 +269,6 @@ def _last_pool(ctx, steps: list[Step]) -> Path | None:
 
 
 def _pool_rows(ctx, steps) -> list[dict]:
-    from rewardds.io import read_jsonl
-
     p = _last_pool(ctx, steps)
     return list(read_jsonl(p)) if p else []
 

@@ -1,7 +1,8 @@
 """Evaluation (method.md section 1, step 9): text-overlap metrics, answer
 perplexity and pass@k in :mod:`.metrics`; the sandbox that runs generated code
-against its assert tests in :mod:`.code_exec`."""
-from rewardds.eval.code_exec import ExecResult, evaluate_samples, extract_code, run_tests
+against its assert tests in :mod:`.sandbox`; the canaries of the privacy audit and
+of the leakage evaluations in :mod:`.canaries`, their statistics in
+:mod:`.audit_statistics`."""
 from rewardds.eval.metrics import (
     answer_perplexity,
     pass_at_k,
@@ -10,6 +11,7 @@ from rewardds.eval.metrics import (
     rouge_scores,
     sentence_bleu,
 )
+from rewardds.eval.sandbox import ExecResult, evaluate_samples, extract_code, run_tests
 
 __all__ = [
     "ExecResult",

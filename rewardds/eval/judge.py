@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rewardds.eval.metrics import per_example_nll
+from rewardds.models.loading import check_model_dir, load_causal_lm, load_tokenizer
+
 JUDGE_SYSTEM = "You are an impartial judge of answer quality."
 
 
@@ -25,8 +28,6 @@ def _prompts(tokenizer, items: list[tuple[str, str, str]]) -> list[str]:
 
 def prefers_first(model, tokenizer, items: list[tuple[str, str, str]], batch_size: int = 8) -> list[bool]:
     """For each (question, answer A, answer B): does the judge prefer A?"""
-    from rewardds.eval.metrics import per_example_nll
-
     prompts = _prompts(tokenizer, items)
     nll_a = per_example_nll(model, tokenizer, prompts, ["A"] * len(prompts), batch_size=batch_size)
     nll_b = per_example_nll(model, tokenizer, prompts, ["B"] * len(prompts), batch_size=batch_size)
@@ -44,7 +45,5 @@ def win_rate(model, tokenizer, questions: list[str], predictions: list[str], ref
 
 
 def load_judge(path: str | Path, device: str = "cpu"):
-    from rewardds.models.loading import check_model_dir, load_causal_lm, load_tokenizer
-
     path = check_model_dir(path, "eval.judge")
     return load_causal_lm(path).to(device).eval(), load_tokenizer(path)

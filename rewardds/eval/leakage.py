@@ -6,24 +6,24 @@ Two questions about what a method released (method.md, KnowledgeSG's evaluations
   a run of ``n`` consecutive words (a word n-gram) with one private record (near-verbatim), or hold
   a whole private text (verbatim). :func:`secret_copies` counts planted canaries whose secret (or
   made-up name) appears in the synthetic texts.
-* Did the final model memorise the canaries? :func:`rewardds.audit.exposure_summary` turns a
-  table of canary NLLs (true secret vs reference secrets, :func:`rewardds.audit.canary_nll_table`)
-  into the exposure figures of the canary audit.
+* Did the final model memorise the canaries? :func:`rewardds.eval.canaries.exposure_summary` turns
+  a table of canary NLLs (true secret vs reference secrets,
+  :func:`rewardds.eval.canaries.canary_nll_table`) into the exposure figures of the canary audit.
 
 Only counts and rates leave these functions, never the text that matched. Counts about private
 records are non-DP statistics of the private data: the pipeline keeps them in the client-only
-``client_eval`` of metrics.json. :func:`plant_canaries` builds the private set of an audit run.
+``client_eval`` of metrics.json. Planting the canaries of an audit run
+(:func:`rewardds.eval.canaries.plant_canaries`, still importable from here) lives with the canaries.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 import numpy as np
 
-__all__ = ["copy_counts", "plant_canaries", "planted_ids", "secret_copies", "words"]
+from rewardds.eval.canaries import PLANTED, plant_canaries, planted_ids
 
-PLANTED = "planted_canaries"  # TaskData.extra key: ids of the canary records an audit run added
+__all__ = ["PLANTED", "copy_counts", "plant_canaries", "planted_ids", "secret_copies", "words"]
 
 
 def words(text: str) -> list[str]:
@@ -94,30 +94,3 @@ def secret_copies(synthetic: list[str], canaries) -> dict:
         texts_with_secret += hit
     return {"canaries": len(canaries), "secret_copies": len(found_secret), "name_copies": len(found_name),
             "texts_with_secret": texts_with_secret}
-
-
-def plant_canaries(data, canaries, repeats: int, seed: int):
-    """``data`` with ``repeats`` copies of every canary record added to the private records (at seeded
-    random places; the records keep their order): the private set of an audit run. Their ids are kept
-    in ``extra[PLANTED]`` so the evaluations can tell them apart; ``private_set`` (privacy.json) says
-    it is an audit run."""
-    from rewardds import audit
-
-    added = audit.canary_records(canaries, repeats, data.task)
-    total = len(data.private) + len(added)
-    slots = set(np.random.default_rng([int(seed), 0xCA4A, 5]).choice(total, size=len(added), replace=False).tolist())
-    originals, canary_rows = iter(data.private), iter(added)
-    private = [next(canary_rows) if i in slots else next(originals) for i in range(total)]
-    statement = (f"AUDIT RUN: {len(added)} made-up canary records ({len(canaries)} canaries x {repeats}) were added "
-                 f"to the private records (eval.canaries), so the guarantee covers these {len(private)} records; "
-                 "the canary secrets are client secrets and appear in no file")
-    described = dict(data.private_set or {})
-    described.update(records=len(private), audit={"canaries": len(canaries), "repeats": int(repeats)},
-                     statement=f"{described.get('statement', '').rstrip()} {statement}.".strip())
-    return replace(data, private=private, private_set=described,
-                   extra={**data.extra, PLANTED: frozenset(r.id for r in added)})
-
-
-def planted_ids(data) -> frozenset:
-    """Ids of the canary records an audit run planted in ``data.private`` (empty otherwise)."""
-    return frozenset(getattr(data, "extra", {}).get(PLANTED, ()))

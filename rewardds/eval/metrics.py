@@ -2,7 +2,7 @@
 
 QA tasks: ROUGE-1/2/L F1 with stemming, sentence BLEU and the perplexity of the
 reference answer given the prompt.  Code tasks: the unbiased pass@k estimator
-(the tests themselves run in :mod:`rewardds.eval.code_exec`).
+(the tests themselves run in :mod:`rewardds.eval.sandbox`).
 
 Perplexity scoring is shared with the membership-inference audit and the
 filter's perplexity ranking through :func:`per_example_nll`; both it and
@@ -27,6 +27,10 @@ import math
 import warnings
 from functools import lru_cache
 from typing import Sequence
+
+import numpy as np
+
+from rewardds.eval.bootstrap import bootstrap_ci, ratio_statistic
 
 __all__ = [
     "rouge_scores",
@@ -150,7 +154,6 @@ def qa_item_scores(predictions: list[str], references: list[str], *,
 
 def qa_metrics_from_scores(scores: dict[str, list], *, n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """:func:`qa_metrics` from :func:`qa_item_scores` (so the evaluation stage scores each item once)."""
-    from rewardds.eval.bootstrap import bootstrap_ci
 
     per_item: dict = {key: scores[key] for key in (*ROUGE_TYPES, "bleu")}
     out: dict = {key: _mean(values) for key, values in per_item.items()}
@@ -336,10 +339,6 @@ def perplexity_from_nll_sums(sums: Sequence[tuple[float, int]]) -> float:
 
 def _perplexity_statistic(sums: Sequence[tuple[float, int]]):
     """Bootstrap statistic of :func:`perplexity_from_nll_sums` over resampled items."""
-    import numpy as np
-
-    from rewardds.eval.bootstrap import ratio_statistic
-
     return ratio_statistic([s for s, _ in sums], [n for _, n in sums], transform=np.exp)
 
 
@@ -381,7 +380,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 def _task_counts(task) -> tuple[int, int]:
     """(samples, correct) of one task: a list of per-sample pass booleans, or a dict with ``n`` and ``c``
-    (an entry of :func:`rewardds.eval.code_exec.evaluate_samples`' ``per_task``)."""
+    (an entry of :func:`rewardds.eval.sandbox.evaluate_samples`' ``per_task``)."""
     if isinstance(task, dict):
         return int(task["n"]), int(task["c"])
     passes = list(task)
@@ -413,8 +412,6 @@ def pass_at_k_metrics(per_task: Sequence, ks: Sequence[int] = (1,), *, n_boot: i
     resamples are those of :func:`qa_metrics` for the same number of items and
     seed, so code and text metrics of one model stay paired.
     """
-    from rewardds.eval.bootstrap import bootstrap_ci
-
     per_item = {f"pass@{k}": pass_at_k_per_task(per_task, k) for k in sorted({int(k) for k in ks} | {1})}
     out: dict = {name: _mean(v) if v else float("nan") for name, v in per_item.items()}
     out["n"] = len(per_task)

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from rewardds import chat
 from rewardds.data.names import NamePool, known_pools
 from rewardds.eval.ifd import _mean_tail_nll, _pad_id
+from rewardds.models.loading import load_causal_lm, load_tokenizer
 
 __all__ = ["PIIItem", "pii_targets", "rank_candidates", "attack_success", "evaluate_pii"]
 
@@ -189,8 +190,6 @@ def evaluate_pii(lm: dict, base_dir, adapter_dir, records, *, seed: int, task: s
     formats the model was trained on. Returns ``{"success_rate", "random_rate", "lift", "n"}``
     (``success_rate`` and ``lift`` are None when no record holds a known name: ``n`` = 0).
     """
-    from rewardds.models.loading import load_causal_lm, load_tokenizer
-
     items = pii_targets(records, seed, num_candidates, max_records)
     random_rate = 1.0 / num_candidates
     if not items:

@@ -1,6 +1,8 @@
 """Loading causal LMs, tokenizers and LoRA adapters from local folders."""
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import torch
@@ -46,8 +48,6 @@ def dtype_identity(digest: str, dtype: str) -> str:
     float32 (the embedded model's dtype: the identities of float32 runs stay what they were)."""
     if dtype == "float32":
         return digest
-    import hashlib
-
     return hashlib.sha256(f"{digest}:{dtype}".encode()).hexdigest()
 
 
@@ -84,8 +84,6 @@ def check_model_dir(path, key: str) -> Path:
 
 
 def _check_config(p: Path, key: str) -> None:
-    import json
-
     from transformers import AutoConfig
 
     f = p / "config.json"
@@ -166,8 +164,6 @@ def add_lora(model, lora_cfg, task_type: str = "CAUSAL_LM", modules_to_save=None
 def save_adapter(model, out_dir) -> None:
     """``save_pretrained`` without machine-specific content: the adapter's bytes
     depend only on its weights and settings, so cache digests are reproducible."""
-    import json
-
     out_dir = Path(out_dir)
     model.save_pretrained(str(out_dir))
     cfg_path = out_dir / "adapter_config.json"

@@ -24,11 +24,19 @@ folders exactly as a user's local checkpoint: ``model=hf model.proxy.path=DIR``.
 """
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from omegaconf import OmegaConf
+
+from rewardds import chat
+from rewardds.config import TrainerConfig
+from rewardds.data import demo_dir, load_records
+from rewardds.models.loading import torch_dtype
+from rewardds.models.tiny import pretrain_on_conversations, public_conversations
 
 ARCHS = ("qwen2", "llama")
 
@@ -88,11 +96,8 @@ def family(arch: str) -> Family:
 def public_texts() -> list[str]:
     """Questions and answers of every demo task's public corpus: what the tokenizer learns from
     (public text only: a vocabulary learnt from private records would leak them)."""
-    from rewardds.chat import SYSTEM_MESSAGES
-    from rewardds.data import demo_dir, load_records
-
-    texts = list(SYSTEM_MESSAGES.values())
-    for task in sorted(SYSTEM_MESSAGES):
+    texts = list(chat.SYSTEM_MESSAGES.values())
+    for task in sorted(chat.SYSTEM_MESSAGES):
         for r in load_records(demo_dir(task) / "public.jsonl", task):
             texts += [r.question, r.answer]
     return texts
@@ -141,10 +146,6 @@ def pretrain(model, tokenizer, task: str, steps: int, max_length: int, trainer_c
     """A short pass over the task's public conversations rendered by the model's own template, the
     assistant turns cut to ``turn_words`` words: the model learns to close its turn early, so the
     small generation budgets of ``experiment=smoke`` see finished generations."""
-    from rewardds import chat
-    from rewardds.data import demo_dir, load_records
-    from rewardds.models.tiny import pretrain_on_conversations, public_conversations
-
     public = load_records(demo_dir(task) / "public.jsonl", task)
     convs = [(u, chat.shorten(a, turn_words).removesuffix(" ...")) for u, a in public_conversations(task, public, seed)]
     pretrain_on_conversations(model, tokenizer, task, convs, steps=steps, lr=3e-3, batch_size=16,
@@ -161,8 +162,6 @@ def write_standin(out_dir, arch: str, task: str = "medical", dtype: str = "bfloa
     ``max_length`` is the pretraining context (prompts cut from the left; short sequences keep the
     pretraining to seconds)."""
     from transformers import GenerationConfig
-
-    from rewardds.models.loading import torch_dtype
 
     out = Path(out_dir)
     fam = family(arch)
@@ -183,18 +182,12 @@ def write_standin(out_dir, arch: str, task: str = "medical", dtype: str = "bfloa
 
 def _cpu_trainer():
     """The trainer settings of ``conf/trainer/cpu.yaml``'s schema defaults, quiet."""
-    from omegaconf import OmegaConf
-
-    from rewardds.config import TrainerConfig
-
     return OmegaConf.merge(OmegaConf.structured(TrainerConfig), {"enable_progress_bar": False})
 
 
 def main(argv=None) -> None:
     """``python -m rewardds.models.standin OUT --arch qwen2|llama [--train-steps N] [--dtype D]``:
     a local folder to point ``model=hf model.proxy.path=`` (or ``target``) at."""
-    import argparse
-
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("out")
     ap.add_argument("--arch", choices=ARCHS, required=True)

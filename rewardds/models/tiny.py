@@ -14,6 +14,7 @@ import torch
 
 from rewardds import chat
 from rewardds.records import Record
+from rewardds.training.lm import CausalLMModule, LMDataset, fit
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +111,6 @@ def pretrain_on_conversations(model, tokenizer, task: str, convs: list[tuple[str
                                batch_size: int, max_length: int, trainer_cfg, seed: int, desc: str) -> None:
     """Train ``model`` on (user, assistant) pairs rendered by ``tokenizer``'s chat template, loss on
     every token, for ``steps`` steps (the embedded model's and the stand-ins' pretraining)."""
-    from rewardds.training.lm import CausalLMModule, LMDataset, fit
-
     examples = [chat.encode_example(tokenizer, task, u, a, max_length, loss_on="all") for u, a in convs]
     data = LMDataset(examples)
     steps_per_epoch = max(1, len(data) // batch_size)

@@ -6,6 +6,8 @@ runs any recipe the same way (``rewardds.pipeline``).
 """
 from __future__ import annotations
 
+import math
+
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -77,8 +79,6 @@ def _check_pe(m) -> None:
 
 def _check_knowledgesg(cfg, m) -> None:
     """KnowledgeSG's keys, and the professional model's tiny sizes (only this method builds it)."""
-    import math
-
     if m.dedup_against not in KSG_DEDUP_SOURCES:
         raise ConfigError("method.dedup_against", f"got {m.dedup_against!r}, expected one of "
                           f"{', '.join(KSG_DEDUP_SOURCES)}")

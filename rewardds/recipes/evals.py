@@ -24,6 +24,7 @@ untouched), privacy.json's private_data says so, and metrics.json carries ``audi
 """
 from __future__ import annotations
 
+from rewardds.eval.canaries import make_canaries, plant_canaries
 from rewardds.recipes.step import Recipe, Step
 from rewardds.stages.client_eval import (CANARY_EXPOSURE, CANARY_REWARD_EXPOSURE, PII, SIMILARITY, SYNTHETIC_COPIES,
                                          SYNTHETIC_IFD)
@@ -137,9 +138,6 @@ def audit_data(cfg, data):
     """The private data an audit run (``eval.canaries`` > 0) trains on: ``data`` plus the canaries."""
     if cfg.eval.canaries <= 0:
         return data
-    from rewardds.audit import make_canaries
-    from rewardds.eval.leakage import plant_canaries
-
     canaries = make_canaries(cfg.eval.canaries, cfg.eval.canary_digits, cfg.seed)
     return plant_canaries(data, canaries, cfg.eval.canary_repeats, cfg.seed)
 

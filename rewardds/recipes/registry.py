@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from rewardds.errors import ConfigError
 from rewardds.recipes.configs import DirectMethod, FewShotMethod, KnowledgeSGMethod, PEMethod, RewardDSMethod
 
 
@@ -52,6 +53,4 @@ def method_entry(name: str) -> MethodEntry:
     try:
         return METHODS[name]
     except KeyError:
-        from rewardds.errors import ConfigError
-
         raise ConfigError("method.name", f"unknown method {name!r}; methods: {', '.join(METHODS)}") from None

@@ -1,7 +1,7 @@
 """What a recipe is made of: steps, each a building block with parameters.
 
-A step names the building block it runs (``Block``: a cache kind and a compute
-function), the parameters it passes (everything the block reads: they ARE its
+A step names the building block it runs (``Block``, :mod:`rewardds.stages.block`: a
+cache kind and a compute function), the parameters it passes (everything the block reads: they ARE its
 cache key, in one place), the artefacts it reads (earlier steps, the base
 models, the data splits) and, declared rather than inferred, what private data
 it touches. The pipeline plans the budget and writes ``privacy.json`` from those
@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
+
+from rewardds.errors import ConfigError
+from rewardds.stages.block import Block  # the stages' building blocks; kept importable from here
 
 
 class Touch(enum.Enum):
@@ -25,19 +28,6 @@ class Touch(enum.Enum):
     @property
     def voids_guarantee(self) -> bool:
         return self in (Touch.PRIVATE_PROMPT, Touch.NONPRIVATE_TRAINING)
-
-
-@dataclass(frozen=True)
-class Block:
-    """A reusable building block: ``fn(ctx, step, inputs, out) -> summary``.
-
-    ``kind`` names its folder in the stage cache, so the same block with the same
-    parameters and inputs is one cache entry whichever method runs it.
-    """
-
-    kind: str
-    fn: Callable[..., dict | None]
-    cached: bool = True  # False: ``fn(ctx, step)`` manages its own cache entries (the base models)
 
 
 @dataclass(frozen=True)
@@ -97,8 +87,6 @@ class Recipe:
         names = self.names()
         if stop in names or any(n.split("@")[0] == stop or self._kind_of(n) == stop for n in names):
             return stop
-        from rewardds.errors import ConfigError
-
         raise ConfigError("stop_after", f"unknown step {stop!r} for method {self.method}; steps: {', '.join(names)}")
 
     def _kind_of(self, name: str) -> str:

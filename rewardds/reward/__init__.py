@@ -3,6 +3,8 @@ scalar proxy of RewardDS) or ``reward=gfriend`` (a generative judge, method.md s
 from __future__ import annotations
 
 from rewardds.reward.base import RewardScorer
+from rewardds.reward.bt import BTScorer
+from rewardds.reward.gfriend import GFriendScorer
 
 __all__ = ["RewardScorer", "build_scorer"]
 
@@ -14,12 +16,8 @@ def build_scorer(ctx, p: dict, ins: dict) -> RewardScorer:
     reward = p.get("reward")
     adapter = ins["reward_proxy"] / "adapter"
     if reward is not None and reward["name"] == "gfriend":
-        from rewardds.reward.gfriend import GFriendScorer
-
         return GFriendScorer.from_dirs(ins["base"], adapter, p["lm"]["dtype"], reward["sampler"], ctx.device,
                                        reward["answer_words"], reward["cot_max_new_tokens"], reward["max_length"],
                                        seed=reward["seed"])
-    from rewardds.reward.bt import BTScorer
-
     return BTScorer.from_dirs(ins["base"], adapter, p["lm"]["dtype"], p.get("task", ctx.task), p["lm"]["max_length"],
                               ctx.device)

@@ -4,6 +4,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from rewardds.models.loading import load_tokenizer, torch_dtype
+from rewardds.training.reward import score_texts
+
 
 class BTScorer:
     """Scalar reward r(question, answer); ``prefer`` is the Bradley-Terry ``sigmoid(r_a - r_b)``."""
@@ -16,16 +19,12 @@ class BTScorer:
         from peft import PeftModel
         from transformers import AutoModelForSequenceClassification
 
-        from rewardds.models.loading import load_tokenizer, torch_dtype
-
         tok = load_tokenizer(base)
         rm = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1, dtype=torch_dtype(dtype))
         rm.config.pad_token_id = tok.pad_token_id
         return cls(PeftModel.from_pretrained(rm.to(device), str(adapter)), tok, task, max_length)
 
     def score(self, questions: list[str], answers: list[str]) -> list[float]:
-        from rewardds.training.reward import score_texts
-
         return score_texts(self.model, self.tok, self.task, questions, answers, self.max_length)
 
     def prefer(self, question: str, a: str, b: str) -> float:

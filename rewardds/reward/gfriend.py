@@ -12,7 +12,10 @@ import math
 from pathlib import Path
 from typing import Callable
 
+from rewardds.models.loading import load_causal_lm, load_tokenizer
 from rewardds.reward.judgements import JUDGE_SYSTEM, Request, reasoning_of, render_request, request_text, with_verdict
+from rewardds.sampling import SamplingParams, build_sampler
+from rewardds.training.dpo import row_logprobs
 
 
 def encode_judgement(tokenizer, req: Request, judgement: str, words: int, max_length: int) -> dict:
@@ -47,9 +50,6 @@ class GFriendScorer:
                   cot_max_new_tokens: int, max_length: int, seed: int = 0) -> "GFriendScorer":
         from peft import PeftModel
 
-        from rewardds.models.loading import load_causal_lm, load_tokenizer
-        from rewardds.sampling import SamplingParams, build_sampler
-
         tok = load_tokenizer(base)
         model = PeftModel.from_pretrained(load_causal_lm(base, dtype).to(device), str(adapter))
         sampler = build_sampler(sampler_cfg, base, adapter)
@@ -62,8 +62,6 @@ class GFriendScorer:
 
     def verdict_probs(self, reqs: list[Request]) -> list[dict[str, float]]:
         """Per request: each verdict's probability after the judge's own reasoning."""
-        from rewardds.training.dpo import row_logprobs
-
         if not reqs:
             return []
         cots = [reasoning_of(t) for t in self.generate([render_request(self.tok, r, self.words) for r in reqs])]

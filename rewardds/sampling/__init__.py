@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 
+from rewardds.errors import ConfigError
+from rewardds.models.loading import configured_dtype
 from rewardds.sampling.base import Completion, Sampler, SamplingParams
 
 __all__ = ["BACKENDS", "Completion", "Sampler", "SamplingParams", "build_sampler"]
@@ -22,16 +24,12 @@ def build_sampler(cfg, model_dir, adapter_dir=None, dtype: str | None = None) ->
     of the run, :class:`rewardds.models.loading.ModelDir`: ``model.<which>.dtype``), else the backend's
     default. The dtype belongs to the model, not to the ``sampler`` group.
     """
-    from rewardds.models.loading import configured_dtype
-
     opts = dict(cfg)
     dtype = dtype or configured_dtype(model_dir)
     if dtype is not None:
         opts["dtype"] = dtype
     backend = opts.pop("backend")
     if backend not in BACKENDS:
-        from rewardds.errors import ConfigError
-
         raise ConfigError("sampler.backend", f"unknown backend {backend!r} (expected {' or '.join(BACKENDS)})")
     module, cls = BACKENDS[backend].split(":")
     return getattr(importlib.import_module(module), cls)(model_dir, adapter_dir, **opts)

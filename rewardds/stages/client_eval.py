@@ -11,7 +11,8 @@ Blocks (each writes ``metrics.json``, numbers only; see rewardds/recipes/evals.p
   canary secrets in the released synthetic texts (pool.jsonl, queries.jsonl), counts only
   (:mod:`rewardds.eval.leakage`).
 * ``canary_exposure`` (client): exposure of the planted canaries (audit runs, ``eval.canaries``)
-  in a trained model: true secret vs reference secrets, as the canary audit scores them;
+  in a trained model: true secret vs reference secrets, as the canary audit scores them
+  (:mod:`rewardds.eval.canaries`);
   ``canary_reward_exposure`` the same on a reward proxy's rewards.
 
 Client blocks read the private records and the canary secrets; nothing they write holds text.
@@ -24,15 +25,21 @@ from pathlib import Path
 
 import numpy as np
 
+from rewardds.eval.canaries import canary_nll_table, exposure_summary, make_canaries, planted_ids, reward_canary_table
+from rewardds.eval.ifd import ifd_scores
+from rewardds.eval.leakage import copy_counts, secret_copies
+from rewardds.eval.pii import evaluate_pii
+from rewardds.eval.similarity import frechet_distance, mauve_score
 from rewardds.io import read_jsonl, write_json
-from rewardds.recipes.step import Block
+from rewardds.models.loading import load_causal_lm, load_tokenizer
+from rewardds.reward import build_scorer
+from rewardds.stages.block import Block
 from rewardds.stages.context import Context
+from rewardds.stages.private_evolution import Encoder
 
 
 def client_records(ctx: Context) -> list:
     """The private records the client really holds: an audit run's planted canaries left out."""
-    from rewardds.eval.leakage import planted_ids
-
     planted = planted_ids(ctx.data)
     return [r for r in ctx.data.private if r.id not in planted]
 
@@ -54,9 +61,6 @@ def _finish(out: Path, result: dict) -> dict:
 
 def _similarity(ctx: Context, step, ins: dict, out: Path) -> dict:
     """params: task, seed, max_records, embed_batch_size; inputs: pool, records (data:private)."""
-    from rewardds.eval.similarity import frechet_distance, mauve_score
-    from rewardds.stages.private_evolution import Encoder
-
     p = step.params
     private = _sample([r.question for r in client_records(ctx)], p["max_records"], p["seed"])
     synthetic = _sample([it["question"] for it in _pool(ins)], p["max_records"], p["seed"] + 1)
@@ -72,9 +76,6 @@ def _similarity(ctx: Context, step, ins: dict, out: Path) -> dict:
 
 def _synthetic_ifd(ctx: Context, step, ins: dict, out: Path) -> dict:
     """params: task, dtype, max_length; inputs: base (the target's public base model), pool."""
-    from rewardds.eval.ifd import ifd_scores
-    from rewardds.models.loading import load_causal_lm, load_tokenizer
-
     p = step.params
     pool = _pool(ins)
     scores = []
@@ -94,9 +95,6 @@ def _synthetic_ifd(ctx: Context, step, ins: dict, out: Path) -> dict:
 def _synthetic_copies(ctx: Context, step, ins: dict, out: Path) -> dict:
     """params: task, ngram, canaries ({num, digits, seed} or None); inputs: pool (optional), queries_<i>
     (steps with queries.jsonl), records (data:private). Counts over every released synthetic text."""
-    from rewardds.audit import make_canaries
-    from rewardds.eval.leakage import copy_counts, secret_copies
-
     p = step.params
     files = {"pool": [t for it in _pool(ins) for t in (it["question"], it["chosen"])]}
     for role in sorted(r for r in ins if r.startswith("queries")):
@@ -114,9 +112,6 @@ def _synthetic_copies(ctx: Context, step, ins: dict, out: Path) -> dict:
 
 def _canary_exposure(ctx: Context, step, ins: dict, out: Path) -> dict:
     """params: task, label, num, digits, references, seed, dtype, max_length; inputs: base, adapter (optional)."""
-    from rewardds.audit import canary_nll_table, exposure_summary, make_canaries
-    from rewardds.models.loading import load_causal_lm, load_tokenizer
-
     p = step.params
     adapter = ins["adapter"] / "adapter" if ins.get("adapter") is not None else None
     tok = load_tokenizer(ins["base"])
@@ -131,9 +126,6 @@ def _canary_reward_exposure(ctx: Context, step, ins: dict, out: Path) -> dict:
     GFRIEND, reward); inputs: base and reward_proxy, as the method's scoring step has them.
     The canaries' exposure in the reward model's scores (Bradley-Terry rewards or the GFRIEND
     judge's probability of "good"): true secret's answer vs the references'."""
-    from rewardds.audit import exposure_summary, make_canaries, reward_canary_table
-    from rewardds.reward import build_scorer
-
     p = step.params
     scorer = build_scorer(ctx, p["scorer"], ins)
     try:
@@ -148,8 +140,6 @@ def _pii(ctx: Context, step, ins: dict, out: Path) -> dict:
     """params: task, label, lm (dtype, max_length), formats (the model's training formats), seed,
     num_candidates, max_records; inputs: base, adapter (optional). The PII reconstruction attack
     (:mod:`rewardds.eval.pii`) against the client's records (an audit run's canaries left out)."""
-    from rewardds.eval.pii import evaluate_pii
-
     p = step.params
     adapter = ins["adapter"] / "adapter" if ins.get("adapter") is not None else None
     result = evaluate_pii(p["lm"], ins["base"], adapter, client_records(ctx), seed=p["seed"], task=p["task"],

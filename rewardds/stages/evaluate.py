@@ -25,11 +25,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from rewardds import chat
+from rewardds.eval import metrics as M
+from rewardds.eval.judge import load_judge, win_rate
 from rewardds.eval.paired import ITEMS_FILE, item_rows
+from rewardds.eval.sandbox import evaluate_samples
 from rewardds.io import write_json, write_jsonl
 from rewardds.models.loading import load_causal_lm, load_tokenizer
 from rewardds.sampling import SamplingParams, build_sampler
-from rewardds.recipes.step import Block
+from rewardds.stages.block import Block
 from rewardds.stages.context import Context
 
 log = logging.getLogger(__name__)
@@ -48,8 +51,6 @@ def test_subset(ctx: Context, max_test: int | None, data_seed: int):
 def evaluate_model(ctx: Context, base: Path, adapter: Path | None, label: str, out: Path, ev, dtype: str, seed: int,
                    sampler_cfg, data_seed: int = 0) -> dict:
     """Score one model on the test subset; ``seed`` seeds sampling, ``data_seed`` picks the subset."""
-    from rewardds.eval import metrics as M
-
     test = test_subset(ctx, ev.max_test, data_seed)
     tok = load_tokenizer(base)
     prompts = [chat.render_prompt(tok, ctx.task, r.question) for r in test]
@@ -71,13 +72,9 @@ def evaluate_model(ctx: Context, base: Path, adapter: Path | None, label: str, o
     scores = M.qa_item_scores(preds, refs, nll_sums=M.answer_nll_sums(model.eval(), tok, prompts, refs))
     result = M.qa_metrics_from_scores(scores)
     if ev.judge:
-        from rewardds.eval.judge import load_judge, win_rate
-
         judge, jtok = load_judge(ev.judge, ctx.device)
         result.update(win_rate(judge, jtok, [r.question for r in test], preds, [r.answer for r in test]))
     if ctx.task == "code":
-        from rewardds.eval.code_exec import evaluate_samples
-
         code = evaluate_samples([[c.text for c in o] for o in outs],
                                 [{"tests": list(r.tests), "entry_point": r.entry_point} for r in test],
                                 ks=tuple(ev.pass_k), timeout=ev.code_timeout)

@@ -21,10 +21,15 @@ import numpy as np
 import torch
 
 from rewardds import chat
+from rewardds.errors import RewarddsError
+from rewardds.eval.metrics import per_example_nll
 from rewardds.filters import keep_count, length_filter, random_select, similarity_dedup
 from rewardds.io import read_jsonl, write_jsonl
-from rewardds.recipes.step import Block
+from rewardds.models.loading import load_causal_lm, load_tokenizer
+from rewardds.reward import build_scorer
+from rewardds.stages.block import Block
 from rewardds.stages.context import Context
+from rewardds.stages.synthesis import example_records
 
 
 def ranks(values, higher_is_better: bool) -> np.ndarray:
@@ -63,8 +68,6 @@ class Scorer:
                  answer_tokens: int):
         from peft import PeftModel
 
-        from rewardds.models.loading import load_causal_lm, load_tokenizer
-
         self.task = ctx.task
         self.reward = reward
         self.max_length, self.answer_tokens = max_length, answer_tokens
@@ -76,15 +79,11 @@ class Scorer:
     def from_step(cls, ctx: Context, p: dict, ins: dict) -> "Scorer":
         """params: lm (dtype, max_length), answer_tokens, reward (GFRIEND only); inputs: base, reward_proxy,
         gen_proxy."""
-        from rewardds.reward import build_scorer
-
         return cls(ctx, build_scorer(ctx, p, ins), ins["base"], ins["gen_proxy"] / "adapter", p["lm"]["dtype"],
                    p["lm"]["max_length"], p["answer_tokens"])
 
     @torch.no_grad()
     def __call__(self, questions: list[str], answers: list[str]) -> tuple[list[float], list[float]]:
-        from rewardds.eval.metrics import per_example_nll
-
         rewards = self.reward.score(questions, answers)
         prompts = [chat.render_prompt(self.tok, self.task, q) for q in questions]
         nll = per_example_nll(self.lm, self.tok, prompts, answers, max_length=self.max_length + self.answer_tokens)
@@ -129,8 +128,6 @@ def _text_filter(ctx: Context, step, ins: dict, out: Path) -> dict:
     (public | private | none: the texts near-duplicates are measured against, besides each other),
     max_kept (optional: at most this many of the survivors, in sampling order); inputs: items (a step
     with that file). Counts of what was dropped are in the summary."""
-    from rewardds.stages.synthesis import example_records
-
     p = step.params
     items = list(read_jsonl(ins["items"] / p["file"]))
     kept, short = length_filter(items, min_tokens=p["min_tokens"])
@@ -140,8 +137,6 @@ def _text_filter(ctx: Context, step, ins: dict, out: Path) -> dict:
         kept, dedup = similarity_dedup(kept, refs, threshold=p["dedup_threshold"])
         summary.update(near_reference=dedup.get("near_reference", 0), near_duplicate=dedup.get("near_duplicate", 0))
     if not kept:
-        from rewardds.errors import RewarddsError
-
         raise RewarddsError(f"{step.name}: every synthetic item was filtered out; lower method.min_question_tokens "
                             "or raise method.dedup_threshold")
     if p.get("max_kept") is not None and len(kept) > p["max_kept"]:

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 from rewardds.io import write_json
 from rewardds.models.loading import add_lora, load_causal_lm, load_tokenizer, save_adapter
-from rewardds.recipes.step import Block
+from rewardds.stages.block import Block
 from rewardds.reward.gfriend import encode_judgement
 from rewardds.reward.judgements import (Request, grade, parse_verdict, ppl_score, record_requests, render_request,
                                         template_judgement)

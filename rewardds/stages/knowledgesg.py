@@ -20,10 +20,13 @@ from types import SimpleNamespace
 
 from rewardds import chat
 from rewardds.errors import RewarddsError
+from rewardds.eval.ifd import _mean_tail_nll, _pad_id, ifd_scores
+from rewardds.filters import ifd_filter
 from rewardds.io import read_jsonl, write_json, write_jsonl
-from rewardds.models.loading import load_causal_lm, load_tokenizer
-from rewardds.recipes.step import Block
+from rewardds.models.loading import add_lora, load_causal_lm, load_tokenizer
+from rewardds.stages.block import Block
 from rewardds.stages.context import Context
+from rewardds.training.lm import CausalLMModule, LMDataset, fit
 
 DOMAINS = {"medical": "medicine or health", "financial": "finance, money or the economy",
            "code": "Python programming"}
@@ -46,8 +49,6 @@ def domain_keep(logp_yes: float, logp_no: float, margin: float = 0.0) -> bool:
 
 def answer_loglik(model, tok, prompts: list[str], word: str, batch_size: int = 8) -> list[float]:
     """Log-likelihood of ``word`` (all its tokens) as the continuation of each rendered prompt."""
-    from rewardds.eval.ifd import _mean_tail_nll, _pad_id
-
     w = tok(word, add_special_tokens=False)["input_ids"]
     rows = [(tok(p, add_special_tokens=False)["input_ids"] + w, len(w)) for p in prompts]
     return [-nll * len(w) for nll in _mean_tail_nll(model, rows, _pad_id(tok), batch_size)]
@@ -80,9 +81,6 @@ def _domain_filter(ctx: Context, step, ins: dict, out: Path) -> dict:
 def _ifd_filter(ctx: Context, step, ins: dict, out: Path) -> dict:
     """params: task, dtype, max_length, max_ifd, keep_share; inputs: base, adapter (optional: the DP
     adapter being fine-tuned), pool (a step with pool.jsonl)."""
-    from rewardds.eval.ifd import ifd_scores
-    from rewardds.filters import ifd_filter
-
     p = step.params
     pool = list(read_jsonl(ins["pool"] / "pool.jsonl"))
     tok = load_tokenizer(ins["base"])
@@ -104,9 +102,6 @@ def _seed_base(ctx: Context, step, ins: dict, out: Path) -> dict:
 
     The public base LoRA-fine-tuned on the public seed set without DP (public data: no privacy
     cost), merged into a full checkpoint that client and server share as the DP adapter's base."""
-    from rewardds.models.loading import add_lora
-    from rewardds.training.lm import CausalLMModule, LMDataset, fit
-
     p = step.params
     spec = SimpleNamespace(**p["lm"])
     tok = load_tokenizer(ins["base"])

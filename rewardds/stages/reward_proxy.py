@@ -14,9 +14,9 @@ from types import SimpleNamespace
 
 from rewardds import chat
 from rewardds.io import write_json
-from rewardds.models.loading import save_adapter
-from rewardds.recipes.step import Block
+from rewardds.models.loading import load_tokenizer, save_adapter
 from rewardds.sampling import SamplingParams, build_sampler
+from rewardds.stages.block import Block
 from rewardds.stages.context import Context
 from rewardds.stages.gen_proxy import component_record, dp_settings, train_lm_on_records
 from rewardds.training.lm import fit
@@ -27,8 +27,6 @@ log = logging.getLogger(__name__)
 
 def greedy_answers(sampler_cfg, task: str, base: Path, adapter: Path | None, questions: list[str], max_new_tokens: int,
                    seed: int, desc: str) -> list[str]:
-    from rewardds.models.loading import load_tokenizer
-
     tok = load_tokenizer(base)
     prompts = [chat.render_prompt(tok, task, q) for q in questions]
     params = SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed)
@@ -51,8 +49,6 @@ def build_pairs(truth: list[str], base: list[str], dp: list[str], nondp: list[st
 def _reward_model(ctx: Context, step, ins: dict, out: Path) -> dict:
     """params: task, lm, lora, train, answer_tokens, sampler, seed, paper_pairs, nondp_train;
     inputs: base, gen_proxy (the DP generation proxy), records (data:private)."""
-    from rewardds.models.loading import load_tokenizer
-
     p = step.params
     name = step.dp.component
     base, spec, train = ins["base"], SimpleNamespace(**p["lm"]), SimpleNamespace(**p["train"])

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -151,8 +152,6 @@ class StageRunner:
         pipeline, and rank 0 holds the stage's lock while its fits wait for every rank. So a rank > 0
         runs the stage beside it in a scratch folder (joining its collectives) and then takes the
         result rank 0 publishes; it never writes the cache entry itself."""
-        import tempfile
-
         self.current = name
         try:
             with tempfile.TemporaryDirectory(dir=home, prefix=f".{final.name}.rank") as scratch:

@@ -22,7 +22,7 @@ from rewardds import chat
 from rewardds.errors import RewarddsError
 from rewardds.io import read_jsonl, write_json, write_jsonl
 from rewardds.models.loading import load_tokenizer
-from rewardds.recipes.step import Block
+from rewardds.stages.block import Block
 from rewardds.sampling import SamplingParams, build_sampler
 from rewardds.stages.context import Context
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from rewardds import chat
 from rewardds.io import read_jsonl, write_json
 from rewardds.models.loading import add_lora, load_causal_lm, load_tokenizer, save_adapter
-from rewardds.recipes.step import Block
+from rewardds.stages.block import Block
 from rewardds.stages.context import Context
 from rewardds.training.lm import CausalLMModule, LMDataset, fit
 

@@ -22,6 +22,7 @@ import pytorch_lightning as pl
 import torch
 
 from rewardds.errors import ConfigError
+from rewardds.privacy.accounting import Mechanism, epsilon
 from rewardds.training import distributed
 from rewardds.training import dp as dpmod
 
@@ -122,8 +123,6 @@ class TrainableModule(pl.LightningModule):
         every = getattr(self._trainer, "log_every_n_steps", 1) if self._trainer is not None else 1
         last = self._trainer is not None and self.steps_taken >= self._trainer.estimated_stepping_batches
         if self.dp.delta is not None and (self.steps_taken % max(1, every) == 0 or last):
-            from rewardds.privacy.accounting import Mechanism, epsilon
-
             eps = epsilon([Mechanism("so_far", self.dp.noise_multiplier, self.dp.sample_rate, self.steps_taken)],
                           self.dp.delta, self.dp.accountant)
             self.log("dp/epsilon", float(eps), prog_bar=True, on_step=True, batch_size=1)

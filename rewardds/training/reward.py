@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from rewardds import chat
+from rewardds.models.loading import add_lora, torch_dtype
 from rewardds.training.base import TrainableModule
 from rewardds.training.lm import pad_rows
 
@@ -89,8 +90,6 @@ class RewardModule(TrainableModule):
 def build_reward_model(base_dir, dtype, lora_cfg, pad_id: int, seed: int = 0):
     """Sequence-classification head (1 output) on the proxy's base LM, LoRA-adapted."""
     from transformers import AutoModelForSequenceClassification
-
-    from rewardds.models.loading import add_lora, torch_dtype
 
     torch.manual_seed(seed)  # the new score head is drawn from the global RNG
     model = AutoModelForSequenceClassification.from_pretrained(str(base_dir), num_labels=1, dtype=torch_dtype(dtype))
