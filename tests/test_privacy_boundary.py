@@ -213,3 +213,37 @@ def test_rerun_in_the_same_folder_starts_with_a_clean_slate(run_pipeline, tmp_pa
     for stale in ("metrics.json", "stage_log.jsonl", "release", "error.txt"):
         assert not (run_dir / stale).exists(), stale
     assert not any(p.is_symlink() for p in (run_dir / "stages").iterdir())
+
+
+# --------------------------------------------------------------------------- progress of private-prompt sampling
+
+
+def test_private_prompt_sampling_redraws_its_progress_on_a_clock_not_per_batch(tmp_path, monkeypatch, capfd):
+    """counts=False (client stages sampling on private prompts, e.g. GFRIEND's judgements): a bar
+    redrawn per batch draws ceil(jobs / batch_size) + 1 times, which tells anyone reading the terminal
+    or the job log how many requests the private records made. The line may show the elapsed time;
+    how often it is drawn must not depend on the number of prompts or batches."""
+    import time
+
+    from rewardds.sampling import SamplingParams
+    from rewardds.sampling.hf import HFSampler
+    from tests.helpers import tiny_llama, tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    folder = tmp_path / "model"
+    tiny_llama(tok).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    monkeypatch.delenv("REWARDDS_NO_BAR", raising=False)
+    params = SamplingParams(n=2, temperature=1.0, max_new_tokens=2)
+    with HFSampler(folder, batch_size=1) as sampler:
+        def draws(k: int, counts: bool) -> tuple[int, float]:
+            capfd.readouterr()
+            t0 = time.perf_counter()
+            sampler.generate(["the patient has a fever"] * k, params, desc="private prompts", counts=counts)
+            return capfd.readouterr().err.count("\r"), time.perf_counter() - t0
+
+        public, _ = draws(12, counts=True)  # 24 batches: the public bar may count them
+        assert public > 12
+        one, _ = draws(1, counts=False)
+        many, seconds = draws(12, counts=False)
+    assert many <= one + 1 + seconds / 2.0, (one, many, seconds)  # a clock of at most one redraw per 2 s
