@@ -114,8 +114,36 @@ def test_default_delta_is_well_below_one_over_n_and_strict_mode_refuses_large_de
     assert "subset" in data["statement"] and "/" not in data["source"]
     with pytest.raises(ConfigError, match="dp.delta"):
         run_pipeline(SMOKE + ["dp.delta=0.05"], name="big-delta")  # N = 32: 1/N = 0.031
-    _, paper = run_pipeline(SMOKE + ["dp.delta=0.05", "privacy.mode=paper", "stop_after=base_model"], name="paper")
+    _, paper = run_pipeline(SMOKE + ["dp.delta=0.03", "privacy.mode=paper", "stop_after=base_model"], name="paper")
     assert read_json(paper / "privacy.json")["formal_guarantee"] is False
+
+
+def test_delta_near_one_over_n_is_refused_in_strict_and_above_one_over_n_in_paper_mode(run_pipeline, tmp_path):
+    """N = 32 (1/N = 0.03125). Strict mode accepts at most 1/(10 N), the default's own bound (it took 0.03,
+    one random record published verbatim every 33 runs); paper mode at most 1/N (KnowledgeSG's delta),
+    never 0.5 with a formal guarantee. The refusal is one line naming dp.delta, exit status 2, before anything
+    trains."""
+    import subprocess
+    import sys
+
+    from rewardds.errors import ConfigError
+    from tests.conftest import ROOT
+
+    base = SMOKE + ["stop_after=base_model"]
+    paper = ["privacy.mode=paper", "method=dp_instruct"]  # paper mode without a non-private step: formal
+    for bad in (["dp.delta=0.03"], ["dp.delta=0.004"], ["dp.delta=0.5", *paper], ["dp.delta=0.032", *paper]):
+        with pytest.raises(ConfigError, match=r"dp\.delta"):
+            run_pipeline(base + bad, name="refused")
+    _, ok = run_pipeline(base + ["dp.delta=0.003"], name="strict-ok")
+    assert read_json(ok / "privacy.json")["total"]["delta"] == 0.003
+    _, ok = run_pipeline(base + ["dp.delta=0.03125", *paper], name="paper-ok")
+    privacy = read_json(ok / "privacy.json")
+    assert privacy["total"]["delta"] == 0.03125 and privacy["formal_guarantee"] is True
+    proc = subprocess.run([sys.executable, "run.py", *base, "dp.delta=0.03", f"hydra.run.dir={tmp_path / 'cli'}",
+                           f"cache.dir={tmp_path / 'cli-cache'}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env={**__import__("os").environ, "REWARDDS_NO_BAR": "1"})
+    lines = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert proc.returncode == 2 and len(lines) == 1 and "dp.delta" in lines[0], proc.stderr[-2000:]
 
 
 def test_hand_set_noise_is_refused_for_the_whole_plan_before_any_dp_stage_trains(run_pipeline, tmp_path):
