@@ -65,10 +65,15 @@ def released_metrics(metrics: dict, client_stages: set[str]) -> dict:
 def guarantee_text(privacy: dict) -> str:
     total = privacy["total"]
     if privacy["formal_guarantee"]:
+        rep = total.get("replace_one") or {}
+        replace = (f" For replacing one private record by another (replace-one) it is ({rep['epsilon']:.4g}, "
+                   f"{rep['delta']:.3g})-differentially private (two zero-out steps)." if rep else "")
         return (f"The client's release is ({total['epsilon']:.4g}, {total['delta']:.3g})-differentially private "
-                "with respect to adding or removing one private record: the composition of every DP-SGD run "
-                f"below ({total['accountant']} accountant). Everything the server made from it is post-processing "
-                "and costs no further budget.")
+                "for zero-out neighbours: replacing one private record by a null record that contributes nothing, "
+                "so that the number of records N is the same, public, and stated below (the sample rate and the "
+                "steps are computed from it). It is the composition of every DP mechanism below "
+                f"({total['accountant']} accountant).{replace} Everything the server made from it is "
+                "post-processing and costs no further budget.")
     reason = privacy.get("guarantee_note") or "; ".join(n for n in privacy.get("notes", []) if "guarantee" in n)
     return f"This release has NO formal differential-privacy guarantee: {reason or 'see privacy.json'}."
 

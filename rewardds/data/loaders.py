@@ -228,6 +228,8 @@ def describe_private_set(source: str, n: int, max_train: int | None, seed: int) 
                       f"(task.data.max_train={max_train}, task.data.seed={seed}). It is a guarantee "
                       f"for the {n} records drawn, not for {source} as a whole: records not drawn were not "
                       f"used, and which records are drawn depends on the file")
+    statement += (f". N = {n} is public: the guarantee is for zero-out neighbours (one record replaced by a null "
+                  "record, N unchanged), not for data sets of another size")
     return {"source": source, "records": n, "subset": subset, "deduplicated": True, "statement": statement + "."}
 
 
