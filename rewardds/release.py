@@ -52,12 +52,15 @@ CLIENT_ONLY_KEYS = ("stages", "wall_time_s", "client_eval")  # metrics.json keys
 
 
 def released_metrics(metrics: dict, client_stages: set[str]) -> dict:
-    """metrics.json without what is client-private: stage keys, cache paths, client-stage timings, the
-    client-side evaluations (``client_eval``: MAUVE/FID/copies/PII against the private records, canary
-    exposure)."""
+    """metrics.json without what is client-private: stage keys, cache paths, the wall time, timings and
+    sampling statistics of ``client_stages`` (the client's steps and every step that reads the private
+    records, such as PE's histograms), the client-side evaluations (``client_eval``: MAUVE/FID/copies/PII
+    against the private records, canary exposure)."""
     stages = {name: {k: v for k, v in rec.items() if k in ("cache_hit", "seconds")}
               for name, rec in metrics.get("stages", {}).items() if name not in client_stages}
     keep = {k: v for k, v in metrics.items() if k not in CLIENT_ONLY_KEYS}
+    if isinstance(keep.get("sampling"), dict):
+        keep["sampling"] = {name: v for name, v in keep["sampling"].items() if name not in client_stages}
     keep["server_stages"] = stages
     return keep
 

@@ -207,10 +207,15 @@ def test_release_folder_and_wandb_hold_nothing_private(run_pipeline, tmp_path, m
     assert len(runs) == 1
     sent = b"".join(p.read_bytes() for p in runs[0].glob("*.wandb"))  # what `wandb sync` uploads
     assert sent
-    for s in secrets:
-        if s != str(cache).encode():  # the config (cache.dir included) is logged, and is no private data
-            assert s not in sent, f"{s[:12]!r} sent to W&B"
+    local_paths = [str(p).encode() for p in (cache, data, run_dir, tmp_path)]  # data dir, cache, run folder
+    for s in secrets + local_paths:
+        assert s not in sent, f"{s[:12]!r} sent to W&B"
     run = read_offline_run(runs[0])
+    # no client timing: no wall time, and no row stamped while (or after) the client stages worked
+    assert not {k for k in run["summary"] if "time" in k and not k.startswith("_")}, run["summary"].keys()
+    assert len({h["_timestamp"] for h in run["history"]}) == 1, "rows carry the time they were logged"
+    client_done = max((run_dir / "stages" / s / "manifest.json").stat().st_mtime for s in ("gen_proxy", "reward_proxy"))
+    assert run["start_time"] >= client_done, "the W&B run was open (its _runtime running) during the client stages"
     dp_keys = {k for h in run["history"] for k in h if k.startswith(("gen_proxy", "reward_proxy"))}
     allowed = {f"{stage}-{k}" for stage in ("gen_proxy", "reward_proxy")
                for k in ("dp/steps", "dp/epsilon", "dp/noise_multiplier", "epoch")}
