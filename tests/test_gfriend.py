@@ -358,7 +358,8 @@ def judge_inputs(tmp_path_factory, shared_cache):
     from tests.conftest import compose_cfg
 
     run_dir = tmp_path_factory.mktemp("gfriend-rows") / "run"
-    cfg = compose_cfg(SMOKE + ["reward=gfriend"], run_dir, shared_cache)
+    fast = ["reward.samples=2", "reward.cot_max_new_tokens=16", "synthesis.answer_max_new_tokens=16"]
+    cfg = compose_cfg(SMOKE + ["reward=gfriend", *fast], run_dir, shared_cache)
     validate(cfg)
     recipe = build_recipe(cfg)
     data = load_task_data(cfg.task)
