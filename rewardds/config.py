@@ -105,7 +105,8 @@ class ModelConfig:
 class DPConfig:
     enabled: bool = True  # false trains the proxies without DP (audits, baselines): no guarantee
     epsilon: float = 8.0  # budget of the whole release (both proxies composed)
-    delta: Optional[float] = None  # None: min(1e-5, 1/(10 N)) for N private records; strict mode refuses >= 1/N
+    # None: min(1e-5, 1/(10 N)) for N private records; refused above 1/(10 N) (strict) or 1/N (paper)
+    delta: Optional[float] = None
     max_grad_norm: float = 1.0
     accountant: str = "prv"  # prv (tight, default) | rdp
     noise_multiplier: Optional[float] = None  # set to skip calibration; still accounted and budget-checked

@@ -132,7 +132,7 @@ def run(cfg: DictConfig) -> dict:
         ledger.save(run_dir / "privacy.json")
         _release(ctx, recipe, steps, metrics)
         tracker.summary({"eval": metrics["eval"], "privacy/epsilon_total": _num(ledger.total()["epsilon"]),
-                         "privacy/epsilon_budget": cfg.dp.epsilon, "wall_time_s": metrics["wall_time_s"],
+                         "privacy/epsilon_budget": cfg.dp.epsilon,  # no wall time: it includes the client stages'
                          "pool_size": metrics["pool_size"], "method": recipe.method,
                          "synthetic_eval": metrics["synthetic_eval"], **canary_summary(metrics["client_eval"])})
         tracker.log_samples(_pool_rows(ctx, steps))
@@ -254,7 +254,8 @@ def _release(ctx, recipe: Recipe, steps: list[Step], metrics: dict) -> Path:
             files[f"server/{target}"] = out / RELEASE_FILES[step.kind][0]
         if step.kind in POOL_KINDS and (out / "pool.jsonl").exists():
             files["server/synthetic/pool.jsonl"] = out / "pool.jsonl"  # the last pool is the synthetic set
-    clients = {s.name for s in recipe.steps if s.side == "client"}
+    # client-private timings: client steps and any step that reads the private records (e.g. PE's histograms)
+    clients = {s.name for s in recipe.steps if s.side == "client" or "data:private" in s.inputs.values()}
     return write_release(ctx.run_dir, ctx.ledger.to_dict(), metrics, files, clients)
 
 

@@ -52,13 +52,16 @@ CLIENT_ONLY_KEYS = ("stages", "wall_time_s", "client_eval")  # metrics.json keys
 
 
 def released_metrics(metrics: dict, client_stages: set[str], test_is_private: bool = False) -> dict:
-    """metrics.json without what is client-private: stage keys, cache paths, client-stage timings, the
-    client-side evaluations (``client_eval``: MAUVE/FID/copies/PII against the private records, canary
-    exposure), and the test-set evaluations when the test items were held out of the private records
-    (``task.data.holdout_test``: then they describe private records)."""
+    """metrics.json without what is client-private: stage keys, cache paths, the wall time, timings and
+    sampling statistics of ``client_stages`` (the client's steps and every step that reads the private
+    records, such as PE's histograms), the client-side evaluations (``client_eval``: MAUVE/FID/copies/PII
+    against the private records, canary exposure), and the test-set evaluations when the test items were
+    held out of the private records (``task.data.holdout_test``: then they describe private records)."""
     stages = {name: {k: v for k, v in rec.items() if k in ("cache_hit", "seconds")}
               for name, rec in metrics.get("stages", {}).items() if name not in client_stages}
     keep = {k: v for k, v in metrics.items() if k not in CLIENT_ONLY_KEYS}
+    if isinstance(keep.get("sampling"), dict):
+        keep["sampling"] = {name: v for name, v in keep["sampling"].items() if name not in client_stages}
     if test_is_private:
         for key in ("eval", "paired"):
             keep.pop(key, None)
@@ -69,10 +72,15 @@ def released_metrics(metrics: dict, client_stages: set[str], test_is_private: bo
 def guarantee_text(privacy: dict) -> str:
     total = privacy["total"]
     if privacy["formal_guarantee"]:
+        rep = total.get("replace_one") or {}
+        replace = (f" For replacing one private record by another (replace-one) it is ({rep['epsilon']:.4g}, "
+                   f"{rep['delta']:.3g})-differentially private (two zero-out steps)." if rep else "")
         return (f"The client's release is ({total['epsilon']:.4g}, {total['delta']:.3g})-differentially private "
-                "with respect to adding or removing one private record: the composition of every DP-SGD run "
-                f"below ({total['accountant']} accountant). Everything the server made from it is post-processing "
-                "and costs no further budget.")
+                "for zero-out neighbours: replacing one private record by a null record that contributes nothing, "
+                "so that the number of records N is the same, public, and stated below (the sample rate and the "
+                "steps are computed from it). It is the composition of every DP mechanism below "
+                f"({total['accountant']} accountant).{replace} Everything the server made from it is "
+                "post-processing and costs no further budget.")
     reason = privacy.get("guarantee_note") or "; ".join(n for n in privacy.get("notes", []) if "guarantee" in n)
     return f"This release has NO formal differential-privacy guarantee: {reason or 'see privacy.json'}."
 

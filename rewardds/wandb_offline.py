@@ -174,7 +174,8 @@ def read_offline_run(run_dir_or_wandb_file, *, keep_internal: bool = False) -> d
     ``history`` (list of dicts, one per logged step, with ``_step``, ``_runtime``,
     ``_timestamp``), ``group``, ``job_type``, ``name`` (display name), ``project``,
     plus ``run_id``, ``entity``, ``tags``, ``exit_code`` (None when the run did not
-    finish) and ``path`` (the .wandb file). Nested keys become nested dicts. W&B's
+    finish), ``start_time`` (when the W&B run was created, seconds since the epoch) and ``path`` (the
+    .wandb file). Nested keys become nested dicts. W&B's
     internal ``_wandb`` entries of config and summary are dropped unless
     ``keep_internal``. A truncated file (run killed or still running) gives what
     was written before the cut.
@@ -183,7 +184,7 @@ def read_offline_run(run_dir_or_wandb_file, *, keep_internal: bool = False) -> d
     out: dict[str, Any] = {
         "config": {}, "summary": {}, "history": [],
         "group": None, "job_type": None, "name": None, "project": None,
-        "run_id": None, "entity": None, "tags": [], "exit_code": None, "path": str(path),
+        "run_id": None, "entity": None, "tags": [], "exit_code": None, "start_time": None, "path": str(path),
     }
     config: dict = out["config"]
     summary: dict = out["summary"]
@@ -208,6 +209,8 @@ def read_offline_run(run_dir_or_wandb_file, *, keep_internal: bool = False) -> d
                     out[key] = value
             if list(run.tags):
                 out["tags"] = list(run.tags)
+            if run.HasField("start_time"):
+                out["start_time"] = run.start_time.seconds + run.start_time.nanos / 1e9
             if run.HasField("config"):
                 _apply(config, run.config.update, run.config.remove)
             if run.HasField("summary"):

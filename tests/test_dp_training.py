@@ -207,3 +207,48 @@ def test_bf16_base_keeps_dp_state_fp32_and_every_clipped_norm_within_c(tok, kind
     assert dtypes == {"torch.float32"}
     assert len(norms) == 4 and all(n <= clip * (1 + 1e-6) for n in norms), norms
     assert any(p.dtype == torch.bfloat16 for p in model.parameters() if not p.requires_grad)  # base stays bf16
+
+
+def _first_dropout_masks(tok, dp, seed: int = 0) -> list[torch.Tensor]:
+    """Fit a LoRA model with dropout 0.5 for one step through the real ``fit`` and return the
+    dropout masks of its first training forward (which activations each LoRA dropout zeroed)."""
+    from types import SimpleNamespace
+
+    from rewardds.training.lm import LMDataset, fit
+
+    class T:  # trainer config
+        accelerator, devices, precision, num_threads, deterministic = "cpu", 1, "32-true", None, False
+        log_every_n_steps, enable_progress_bar = 1, False
+
+    lora = SimpleNamespace(r=4, alpha=8, dropout=0.5, target_modules=["q_proj", "v_proj"])
+    model = add_lora(tiny_llama(tok), lora, seed=0)
+    masks: list[torch.Tensor] = []
+
+    def record(mod, args, out):
+        if mod.training and len(masks) < 4:
+            masks.append((out == 0) & (args[0] != 0))
+
+    drops = [m for m in model.modules() if isinstance(m, torch.nn.Dropout) and m.p > 0]
+    assert drops, "the LoRA layers carry dropout"
+    for m in drops:
+        m.register_forward_hook(record)
+    module = CausalLMModule(model, lr=1e-2, pad_id=tok.pad_token_id, dp=dp)
+    fit(module, LMDataset(lm_examples(tok)), batch_size=len(QA), epochs=1, trainer_cfg=T, desc="dropout", seed=seed)
+    assert masks and any(bool(m.any()) for m in masks)
+    return masks
+
+
+def test_dropout_masks_of_dp_fits_are_secret_not_seeded_by_the_public_seed(tok):
+    """Dropout in a DP fit (model=qwen2.5: LoRA dropout 0.05) must not come from pl.seed_everything(seed):
+    with a generator consumed in sequence, which mask a record gets depends on the other records
+    drawn before it, and the seed is public. Two DP fits with the same seed draw different masks;
+    non-DP fits and dp.reproducible_noise fits stay bit-reproducible."""
+    every_record = dict(max_grad_norm=1.0, sample_rate=1.0, num_records=len(QA), physical_batch_size=len(QA))
+    secure = DPSettings(noise_multiplier=1.0, **every_record)  # q = 1: every step has the same records
+    a, b = _first_dropout_masks(tok, secure), _first_dropout_masks(tok, secure)
+    assert any(not torch.equal(x, y) for x, y in zip(a, b)), "two DP fits with the same public seed dropped the same units"
+    plain = [_first_dropout_masks(tok, None) for _ in range(2)]
+    assert all(torch.equal(x, y) for x, y in zip(*plain))
+    reproducible = DPSettings(noise_multiplier=1.0, reproducible_seed=5, **every_record)
+    rep = [_first_dropout_masks(tok, reproducible) for _ in range(2)]
+    assert all(torch.equal(x, y) for x, y in zip(*rep))

@@ -9,6 +9,7 @@ import json
 import math
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -208,7 +209,7 @@ def test_dpo_pairs_never_cross_requests_or_questions():
     graded = [[[({"tag": (rec, req, j)}, 0.0, lvl) for j, lvl in enumerate(levels)]
                for req, levels in enumerate(reqs)]
               for rec, reqs in enumerate([[[3, 0, 2], [1, 1]], [[2, 3]], [[0, 0]]])]
-    items = stage_dpo_items(graded, RC, seed=0)
+    items = stage_dpo_items(graded, RC, seeds=[0, 1, 2])
     assert [len(it) for it in items] == [3, 1, 0]  # ties make no pair
     for rec, pairs in enumerate(items):
         for p in pairs:
@@ -341,3 +342,55 @@ def test_public_judgements_take_the_sft_out_of_the_ledger(run_pipeline):
     assert privacy["formal_guarantee"] is True and privacy["total"]["epsilon"] <= 8.0
     assert read_json(run_dir / "stages" / "judge_sft" / "component.json")["dp"] is False
     assert (run_dir / "stages" / "judge_dpo" / "adapter" / "adapter_config.json").exists()
+
+
+# --------------------------------------------------------------------------- one record, one privacy unit
+
+
+@pytest.fixture(scope="module")
+def judge_inputs(tmp_path_factory, shared_cache):
+    """The smoke recipe with reward=gfriend run through the cache up to judge_sft (base model, DP
+    generation proxy, SFT judge), and a step context over it, to rebuild the judge steps' rows."""
+    from rewardds import pipeline
+    from rewardds.config import validate
+    from rewardds.data import load_task_data
+    from rewardds.recipes import build_recipe
+    from tests.conftest import compose_cfg
+
+    run_dir = tmp_path_factory.mktemp("gfriend-rows") / "run"
+    fast = ["reward.samples=2", "reward.cot_max_new_tokens=16", "synthesis.answer_max_new_tokens=16"]
+    cfg = compose_cfg(SMOKE + ["reward=gfriend", *fast], run_dir, shared_cache)
+    validate(cfg)
+    recipe = build_recipe(cfg)
+    data = load_task_data(cfg.task)
+    ctx = pipeline._context(cfg, recipe, data, run_dir, cfg)
+    for step in recipe.until("judge_sft"):
+        pipeline.execute(ctx, step)
+    steps = {s.name: s for s in recipe.steps}
+    ins = {name: {role: pipeline._ref(ctx, ref)[0] for role, ref in steps[name].inputs.items()
+                  if not ref.startswith("data:")} for name in ("judge_sft", "judge_dpo")}
+    return SimpleNamespace(ctx=ctx, steps=steps, ins=ins, records=list(data.private))
+
+
+def _changed(with_all: list, without_first: list) -> list[int]:
+    """Indices (into the records after record 0) whose rows differ between the two builds."""
+    assert len(with_all) == len(without_first) + 1
+    return [i for i, (a, b) in enumerate(zip(with_all[1:], without_first)) if a != b]
+
+
+def test_removing_one_record_leaves_every_other_records_judge_rows_unchanged(judge_inputs):
+    """Record-level DP needs each record's training rows to depend on that record alone: its A/B
+    orders, its sampled judgements, which of its DPO pairs are kept. Built for the 32 smoke records
+    and for the same records without record 0, the other 31 records' rows must be identical."""
+    from rewardds.models.loading import load_tokenizer
+    from rewardds.stages.gfriend import dpo_record_items, sft_rows
+
+    j = judge_inputs
+    assert len(j.records) == 32
+    for name, build in (("judge_sft", sft_rows), ("judge_dpo", dpo_record_items)):
+        p, ins = j.steps[name].params, j.ins[name]
+        tok = load_tokenizer(ins["base"])
+        full, rest = build(j.ctx, p, ins, tok, j.records), build(j.ctx, p, ins, tok, j.records[1:])
+        assert sum(map(len, full)) > 31  # rows to compare
+        changed = _changed(full, rest)
+        assert not changed, f"{name}: removing record 0 changed the rows of {len(changed)} of the other 31 records"

@@ -237,3 +237,29 @@ def test_basic_composition_is_labelled_with_its_summed_delta(sigmas):
     total = ledger.total()
     assert total["delta"] == DELTA and total["delta_basic_composition"] == pytest.approx(2 * DELTA)
     assert any("delta_basic_composition" in note for note in ledger.notes())
+
+
+def test_the_guarantee_is_stated_for_zero_out_neighbours_with_n_public(sigmas):
+    """privacy.json and the release state N (and the sample rate B/N and the steps imply it). Under
+    add/remove-one, whose neighbours differ in N, that would not be DP; the guarantee is for zero-out
+    neighbours (one record replaced by a null record: same N), which is what the Poisson-subsampled
+    Gaussian accountants compute, and for replace-one at (2 eps, (1 + e^eps) delta). The ledger, the
+    data set statement and the release README say the same."""
+    from rewardds.data.loaders import describe_private_set
+    from rewardds.release import _readme, guarantee_text
+
+    ledger = planned_ledger(sigmas)
+    for n in Q:
+        ledger.spend(n, sigmas[n], Q[n], STEPS[n])
+    ledger.private_data = describe_private_set("train.json", 32, None, 0)
+    d = json.loads(json.dumps(ledger.to_dict()))
+    total = d["total"]
+    assert total["neighbouring"] == "zero-out" and "null record" in d["neighbouring"]
+    assert total["replace_one"]["epsilon"] == pytest.approx(2 * total["epsilon"])
+    assert total["replace_one"]["delta"] == pytest.approx((1 + math.exp(total["epsilon"])) * DELTA)
+    assert any("zero-out" in note for note in d["notes"])
+    statement = d["private_data"]["statement"]
+    assert "32 records" in statement and "public" in statement and "zero-out" in statement
+    for text in (guarantee_text(d), _readme(d, sorted(Q))):
+        assert "null record" in text and "replace" in text and f"{total['replace_one']['epsilon']:.4g}" in text
+        assert "adding or removing" not in text

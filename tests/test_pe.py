@@ -172,6 +172,10 @@ def test_smoke_run_composes_the_histograms_in_the_ledger(run_pipeline):
     assert [v["round"] for v in summary["votes"]] == [1, 2]
     assert set(summary["votes"][0]) == {"round", "bins", "noisy_total", "noisy_max", "bins_over_threshold"}
     assert metrics["synthetic_size"] > 0 and "target" in metrics["eval"]
+    # the histograms read every private record: their step's seconds are client timing, never released
+    released = read_json(run_dir / "release" / "server" / "metrics.json")
+    assert "pe" not in released["server_stages"] and "pe_init" in released["server_stages"]
+    assert "pe" not in released.get("sampling", {})
     pool = list(read_jsonl(run_dir / "release" / "server" / "synthetic" / "pool.jsonl"))
     final = [r["question"] for r in read_jsonl(run_dir / "stages" / "pe" / "queries.jsonl")]
     assert pool and {r["question"] for r in pool} <= set(final)

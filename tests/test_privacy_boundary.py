@@ -114,8 +114,36 @@ def test_default_delta_is_well_below_one_over_n_and_strict_mode_refuses_large_de
     assert "subset" in data["statement"] and "/" not in data["source"]
     with pytest.raises(ConfigError, match="dp.delta"):
         run_pipeline(SMOKE + ["dp.delta=0.05"], name="big-delta")  # N = 32: 1/N = 0.031
-    _, paper = run_pipeline(SMOKE + ["dp.delta=0.05", "privacy.mode=paper", "stop_after=base_model"], name="paper")
+    _, paper = run_pipeline(SMOKE + ["dp.delta=0.03", "privacy.mode=paper", "stop_after=base_model"], name="paper")
     assert read_json(paper / "privacy.json")["formal_guarantee"] is False
+
+
+def test_delta_near_one_over_n_is_refused_in_strict_and_above_one_over_n_in_paper_mode(run_pipeline, tmp_path):
+    """N = 32 (1/N = 0.03125). Strict mode accepts at most 1/(10 N), the default's own bound (it took 0.03,
+    one random record published verbatim every 33 runs); paper mode at most 1/N (KnowledgeSG's delta),
+    never 0.5 with a formal guarantee. The refusal is one line naming dp.delta, exit status 2, before anything
+    trains."""
+    import subprocess
+    import sys
+
+    from rewardds.errors import ConfigError
+    from tests.conftest import ROOT
+
+    base = SMOKE + ["stop_after=base_model"]
+    paper = ["privacy.mode=paper", "method=dp_instruct"]  # paper mode without a non-private step: formal
+    for bad in (["dp.delta=0.03"], ["dp.delta=0.004"], ["dp.delta=0.5", *paper], ["dp.delta=0.032", *paper]):
+        with pytest.raises(ConfigError, match=r"dp\.delta"):
+            run_pipeline(base + bad, name="refused")
+    _, ok = run_pipeline(base + ["dp.delta=0.003"], name="strict-ok")
+    assert read_json(ok / "privacy.json")["total"]["delta"] == 0.003
+    _, ok = run_pipeline(base + ["dp.delta=0.03125", *paper], name="paper-ok")
+    privacy = read_json(ok / "privacy.json")
+    assert privacy["total"]["delta"] == 0.03125 and privacy["formal_guarantee"] is True
+    proc = subprocess.run([sys.executable, "run.py", *base, "dp.delta=0.03", f"hydra.run.dir={tmp_path / 'cli'}",
+                           f"cache.dir={tmp_path / 'cli-cache'}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env={**__import__("os").environ, "REWARDDS_NO_BAR": "1"})
+    lines = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert proc.returncode == 2 and len(lines) == 1 and "dp.delta" in lines[0], proc.stderr[-2000:]
 
 
 def test_hand_set_noise_is_refused_for_the_whole_plan_before_any_dp_stage_trains(run_pipeline, tmp_path):
@@ -179,10 +207,15 @@ def test_release_folder_and_wandb_hold_nothing_private(run_pipeline, tmp_path, m
     assert len(runs) == 1
     sent = b"".join(p.read_bytes() for p in runs[0].glob("*.wandb"))  # what `wandb sync` uploads
     assert sent
-    for s in secrets:
-        if s != str(cache).encode():  # the config (cache.dir included) is logged, and is no private data
-            assert s not in sent, f"{s[:12]!r} sent to W&B"
+    local_paths = [str(p).encode() for p in (cache, data, run_dir, tmp_path)]  # data dir, cache, run folder
+    for s in secrets + local_paths:
+        assert s not in sent, f"{s[:12]!r} sent to W&B"
     run = read_offline_run(runs[0])
+    # no client timing: no wall time, and no row stamped while (or after) the client stages worked
+    assert not {k for k in run["summary"] if "time" in k and not k.startswith("_")}, run["summary"].keys()
+    assert len({h["_timestamp"] for h in run["history"]}) == 1, "rows carry the time they were logged"
+    client_done = max((run_dir / "stages" / s / "manifest.json").stat().st_mtime for s in ("gen_proxy", "reward_proxy"))
+    assert run["start_time"] >= client_done, "the W&B run was open (its _runtime running) during the client stages"
     dp_keys = {k for h in run["history"] for k in h if k.startswith(("gen_proxy", "reward_proxy"))}
     allowed = {f"{stage}-{k}" for stage in ("gen_proxy", "reward_proxy")
                for k in ("dp/steps", "dp/epsilon", "dp/noise_multiplier", "epoch")}
@@ -213,3 +246,37 @@ def test_rerun_in_the_same_folder_starts_with_a_clean_slate(run_pipeline, tmp_pa
     for stale in ("metrics.json", "stage_log.jsonl", "release", "error.txt"):
         assert not (run_dir / stale).exists(), stale
     assert not any(p.is_symlink() for p in (run_dir / "stages").iterdir())
+
+
+# --------------------------------------------------------------------------- progress of private-prompt sampling
+
+
+def test_private_prompt_sampling_redraws_its_progress_on_a_clock_not_per_batch(tmp_path, monkeypatch, capfd):
+    """counts=False (client stages sampling on private prompts, e.g. GFRIEND's judgements): a bar
+    redrawn per batch draws ceil(jobs / batch_size) + 1 times, which tells anyone reading the terminal
+    or the job log how many requests the private records made. The line may show the elapsed time;
+    how often it is drawn must not depend on the number of prompts or batches."""
+    import time
+
+    from rewardds.sampling import SamplingParams
+    from rewardds.sampling.hf import HFSampler
+    from tests.helpers import tiny_llama, tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    folder = tmp_path / "model"
+    tiny_llama(tok).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    monkeypatch.delenv("REWARDDS_NO_BAR", raising=False)
+    params = SamplingParams(n=2, temperature=1.0, max_new_tokens=2)
+    with HFSampler(folder, batch_size=1) as sampler:
+        def draws(k: int, counts: bool) -> tuple[int, float]:
+            capfd.readouterr()
+            t0 = time.perf_counter()
+            sampler.generate(["the patient has a fever"] * k, params, desc="private prompts", counts=counts)
+            return capfd.readouterr().err.count("\r"), time.perf_counter() - t0
+
+        public, _ = draws(12, counts=True)  # 24 batches: the public bar may count them
+        assert public > 12
+        one, _ = draws(1, counts=False)
+        many, seconds = draws(12, counts=False)
+    assert many <= one + 1 + seconds / 2.0, (one, many, seconds)  # a clock of at most one redraw per 2 s

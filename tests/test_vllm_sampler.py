@@ -153,6 +153,22 @@ def _hf(model_dir, adapter, prompts):
         return s.generate(prompts, GREEDY)
 
 
+def _private_draws(sampler, prompts) -> tuple[int, float]:
+    """(redraws of the progress line, seconds) of sampling ``prompts`` as private prompts (counts=False)."""
+    import contextlib
+    import io
+
+    buf, old = io.StringIO(), os.environ.pop("REWARDDS_NO_BAR", None)
+    try:
+        t0 = time.perf_counter()
+        with contextlib.redirect_stderr(buf):
+            sampler.generate(prompts, SAMPLED, desc="private prompts", counts=False)
+        return buf.getvalue().count("\r"), time.perf_counter() - t0
+    finally:
+        if old is not None:
+            os.environ["REWARDDS_NO_BAR"] = old
+
+
 def _run_vllm(model_dir, adapter, prompts, **extra):
     """Start one engine, collect everything the tests need, close it (so engines never overlap)."""
     import psutil
@@ -170,6 +186,11 @@ def _run_vllm(model_dir, adapter, prompts, **extra):
     out.sampled_dup = s.generate(prompts * 4, SAMPLED)
     out.stats = dict(s.stats)
     out.tok_s = s.tokens_per_second
+    # per-record seeds (GFRIEND's private requests): two prompts per "record", then the same without record 0
+    seeds = [1_000_003 * (i // 2) + 17 for i in range(len(prompts))]
+    out.grouped = s.generate(prompts, SAMPLED, counts=False, seeds=seeds)
+    out.grouped_rest = s.generate(prompts[2:], SAMPLED, counts=False, seeds=seeds[2:])
+    out.private_draws = [_private_draws(s, ps) for ps in (prompts[:1], prompts * 2)]
     pids = set(s._engine_pids)
     s.close()
     out.engine_pids = pids
@@ -274,6 +295,25 @@ def test_sampling(variant, request):
     same = sum(a == b for a, b in zip(v.sampled_dup[:k], v.sampled))
     print(f"sampling ({variant}): {differ}/{k} duplicates differ, {same}/{k} reproduced inside a bigger batch")
     assert same >= k // 2
+
+
+@pytest.mark.parametrize("variant", ["base", "lora"])
+def test_per_record_seeds_do_not_depend_on_the_other_records(variant, request):
+    """seeds=: a record's samples follow its own seed, not its position: without record 0 (its two
+    prompts) every other record draws what it drew before (up to float near-ties of other batch shapes).
+    Position-based seeds shift with the removal and change nearly all of them."""
+    v = request.getfixturevalue({"base": "vllm_base", "lora": "vllm_lora"}[variant])
+    k = len(QUESTIONS) - 2
+    same = sum(a == b for a, b in zip(v.grouped[2:], v.grouped_rest))
+    print(f"per-record seeds ({variant}): {same}/{k} prompts drew the same samples without record 0")
+    assert same >= k - 2
+    assert sum(a != b for a, b in zip(v.grouped, v.sampled)) >= len(QUESTIONS) // 2  # the seeds were used
+
+
+def test_private_prompt_progress_is_not_redrawn_per_request(vllm_base):
+    """counts=False: no vLLM bar (it redraws on every finished request), a line on a clock instead."""
+    (one, _), (many, seconds) = vllm_base.private_draws
+    assert many <= one + 1 + seconds / 2.0, (one, many, seconds)
 
 
 def test_stats_and_close(vllm_base, vllm_lora):

@@ -6,6 +6,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 import zlib
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def test_find_and_read_real_offline_run(offline_run: Path):
     assert run["job_type"] == "gen_proxy"
     assert run["name"] == "proxy-eps4"
     assert run["exit_code"] == 0
+    assert 0 < time.time() - run["start_time"] < 3600  # when the W&B run was created
     cfg = run["config"]
     assert cfg["lr"] == 0.001 and cfg["dp"] == {"epsilon": 4.0} and cfg["tags"] == ["a", "b"]
     assert cfg["big"] == "x" * 70000

@@ -243,6 +243,8 @@ def describe_private_set(source: str, n: int, max_train: int | None, seed: int, 
                       f"(task.data.max_train={max_train}, task.data.seed={seed}). It is a guarantee "
                       f"for the {n} records drawn, not for {source} as a whole: records not drawn were not "
                       f"used, and which records are drawn depends on the file")
+    statement += (f". N = {n} is public: the guarantee is for zero-out neighbours (one record replaced by a null "
+                  "record, N unchanged), not for data sets of another size")
     if holdout:
         statement += (f". A further {holdout} records of {source} were held out as the test split "
                       f"(task.data.holdout_test={holdout}, task.data.seed={seed}): no model was trained on them, "

@@ -8,6 +8,14 @@ with an accountant (opacus PRV by default: numerical composition of the
 privacy-loss distributions, tight; or RDP: looser). Adding the per-model
 epsilons is a valid but loose bound and is never used as the guarantee.
 
+Neighbouring relation: the accountants compute the Poisson-subsampled Gaussian's pair
+(mixture (1-q) N(0, sigma^2) + q N(1, sigma^2) vs N(0, sigma^2), at a fixed q and T).
+That is the add/remove-one pair and equally the zero-out pair (one record replaced by a
+null record contributing a zero gradient, N unchanged). The release states N and a
+sample rate B/N computed from it, which only zero-out (or replace-one) neighbours share,
+so the guarantee is worded for zero-out; replace-one follows at (2 eps, (1 + e^eps)
+delta) (rewardds.privacy.ledger).
+
 PRV accuracy. The PRV accountant returns a rigorous *upper* bound
 ``estimate + eps_error`` (and accounts for ``delta_error = delta / 1000``).
 opacus' default ``eps_error = 0.01`` is absolute, i.e. 1 % of epsilon at

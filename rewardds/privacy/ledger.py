@@ -15,6 +15,16 @@ say why. A run recorded with noise multiplier 0 also has infinite epsilon.
 Honesty rule: :meth:`spend` records a run even when it breaks the plan or the
 budget (it ran; omitting it would understate the privacy loss), adds a note,
 and then raises :class:`PrivacyError`.
+
+Neighbouring relation: **zero-out** (:data:`NEIGHBOURING`). Two data sets are neighbours when
+one private record of one is replaced, in the other, by a null record that contributes nothing
+(no rows, a zero gradient, no vote). N, the number of records, is the same for both: it is
+public, and privacy.json and the release state it (the sample rate B/N and the steps depend on
+it). For a Poisson-subsampled Gaussian this is exactly the pair of output distributions the
+add/remove-one accountants (opacus PRV, RDP) analyse, so their epsilon is the zero-out epsilon;
+under add/remove-one itself, a release that states N (or a sample rate computed from it) would
+not be DP at all. Replacing one record by another (replace-one) is two zero-out steps, so the
+same release is (2 epsilon, (1 + e^epsilon) delta)-DP for it (group privacy; ``total.replace_one``).
 """
 from __future__ import annotations
 
@@ -28,6 +38,19 @@ from rewardds.privacy.accounting import ACCOUNTANTS, Mechanism, epsilon
 
 _CORE = ("noise_multiplier", "sample_rate", "steps", "epsilon", "delta")
 _FORMAT = 1
+
+NEIGHBOURING = "zero-out"
+NEIGHBOURING_TEXT = ("zero-out: one private record replaced by a null record that contributes nothing; the number of "
+                     "records N is the same for both data sets, public, and stated here (the sample rate and the steps "
+                     "are computed from it); replacing one record by another (replace-one) is covered by replace_one")
+
+
+def replace_one(epsilon_: float, delta: float) -> tuple[float, float]:
+    """(epsilon, delta) for replace-one neighbours of a zero-out (epsilon, delta) guarantee: x -> null -> x'
+    is two zero-out steps (group privacy: e^eps (e^eps P + delta) + delta)."""
+    if not math.isfinite(epsilon_):
+        return float("inf"), float(delta)
+    return 2.0 * epsilon_, min(1.0, (1.0 + math.exp(epsilon_)) * delta)
 
 
 def _float(value: Any) -> float:
@@ -151,9 +174,12 @@ class PrivacyLedger:
         composed = self._eps(mechs)
         basic = sum(self._eps([m]) for m in mechs)
         formal = self.formal_guarantee()
+        rep_eps, rep_delta = replace_one(composed if formal else float("inf"), self.delta)
         return {
             "epsilon": composed if formal else float("inf"),
             "delta": self.delta,
+            "neighbouring": NEIGHBOURING,
+            "replace_one": {"epsilon": rep_eps, "delta": rep_delta},
             # basic composition adds the deltas too: the summed epsilon holds at delta * components
             "epsilon_basic_composition": basic if formal else float("inf"),
             "delta_basic_composition": self.delta * max(1, len(mechs)),
@@ -181,6 +207,9 @@ class PrivacyLedger:
                     f"{self.accountant} accountant at delta={self.delta:.3g}; epsilon_basic_composition (the sum "
                     "of the per-component epsilons) is a valid but looser bound, at delta_basic_composition "
                     "(the sum of the per-component deltas)")
+                notes.append(
+                    "neighbouring data sets: " + NEIGHBOURING_TEXT + " (2 epsilon, (1 + e^epsilon) delta: two "
+                    "zero-out steps); under add/remove-one, whose neighbours differ in N, stating N would not be DP")
             else:
                 notes.append(
                     f"epsilon_dp_runs composes the {n} {runs} with the {self.accountant} accountant at "
@@ -215,6 +244,7 @@ class PrivacyLedger:
             "components": self.components(),
             "total": self.total(),
             "formal_guarantee": self.formal_guarantee(),
+            "neighbouring": NEIGHBOURING_TEXT,
             "guarantee_note": self.guarantee_note,
             "private_data": self.private_data,
             "violations": list(self._violations),

@@ -85,7 +85,10 @@ def gfriend_steps(cfg) -> tuple[list[Step], str, dict]:
     r, task = cfg.reward, cfg.task.name
     settings = {k: v for k, v in plain(r).items() if k not in ("sft", "dpo")}
     common = {"task": task, "lm": plain(cfg.model.proxy), "answer_tokens": cfg.synthesis.answer_max_new_tokens,
-              "sampler": sampler(cfg), "seed": cfg.seed, "reward": settings}
+              "sampler": sampler(cfg), "seed": cfg.seed, "reward": settings,
+              # each record's draws from its own HMAC seed (stages.gfriend): entries made with generators
+              # consumed in sequence over the records (one record's rows depending on others) are not reused
+              "record_rng": "hmac"}
     private = r.judgements == "bootstrap"
     sft = Step(
         "judge_sft", JUDGE_SFT,

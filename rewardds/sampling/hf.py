@@ -9,7 +9,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rewardds.models.loading import load_causal_lm, load_tokenizer
-from rewardds.sampling.base import PRIVATE_BAR_FORMAT, Completion, Sampler, SamplingParams
+from rewardds.sampling.base import Completion, PrivateProgress, Sampler, SamplingParams
 
 log = logging.getLogger(__name__)
 
@@ -36,49 +36,74 @@ class HFSampler(Sampler):
             self.eos_ids |= set(gen_eos if isinstance(gen_eos, list) else [gen_eos])
 
     @torch.no_grad()
-    def generate(self, prompts, params: SamplingParams, desc="sampling", counts=True):
+    def generate(self, prompts, params: SamplingParams, desc="sampling", counts=True, seeds=None):
         results: list[list[Completion]] = [[] for _ in prompts]
-        # Expand prompts n times; identical prompts batch together.
-        jobs = [(i, p) for i, p in enumerate(prompts) for _ in range(params.n)]
-        if params.greedy:
-            jobs = [(i, p) for i, p in enumerate(prompts)]
+        reps = 1 if params.greedy else params.n
         start = time.perf_counter()
-        torch.manual_seed(params.seed)
+        if seeds is None or params.greedy:
+            # Expand prompts n times; identical prompts batch together; one seed for the whole call.
+            jobs = [(i, p) for i, p in enumerate(prompts) for _ in range(reps)]
+            batches = [(params.seed, jobs[b:b + self.batch_size]) for b in range(0, len(jobs), self.batch_size)]
+        else:
+            # Per group (e.g. one private record's requests): its own batches, its own seed, so its
+            # samples do not depend on any other prompt of the call (see Sampler.generate).
+            if len(seeds) != len(prompts):
+                raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
+            batches = []
+            for seed, idx in self.seed_groups(seeds).items():
+                jobs = [(i, prompts[i]) for i in idx for _ in range(reps)]
+                batches += [((seed + 1_000_003 * k) % 2 ** 63, jobs[b:b + self.batch_size])
+                            for k, b in enumerate(range(0, len(jobs), self.batch_size))]
         ntok = 0
-        bar = tqdm(total=len(jobs), desc=desc, unit="seq", leave=False, mininterval=2.0,
-                   disable=bool(os.environ.get("REWARDDS_NO_BAR")), bar_format=None if counts else PRIVATE_BAR_FORMAT)
-        for b in range(0, len(jobs), self.batch_size):
-            chunk = jobs[b:b + self.batch_size]
-            enc = self.tokenizer([p for _, p in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
-            enc = {k: v.to(self.device) for k, v in enc.items()}
-            kwargs = dict(max_new_tokens=params.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
-                          eos_token_id=sorted(self.eos_ids))
-            if params.greedy:
-                kwargs.update(do_sample=False)
-            else:
-                kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
-            out = self.model.generate(**enc, **kwargs)
-            new = out[:, enc["input_ids"].shape[1]:].tolist()
-            for (i, _), toks in zip(chunk, new):
-                finished, kept = False, []
-                for t in toks:
-                    if t in self.eos_ids:
-                        finished = True
-                        kept.append(t)
-                        break
-                    kept.append(t)
-                text = self.tokenizer.decode([t for t in kept if t not in self.eos_ids], skip_special_tokens=True)
-                results[i].append(Completion(text=text.strip(), finished=finished, num_tokens=len(kept)))
-                ntok += len(kept)
-            bar.update(len(chunk))
-            bar.set_postfix(tok_s=f"{ntok / max(1e-9, time.perf_counter() - start):.0f}")
-        bar.close()
+        if counts:
+            bar = tqdm(total=sum(len(c) for _, c in batches), desc=desc, unit="seq", leave=False, mininterval=2.0,
+                       disable=bool(os.environ.get("REWARDDS_NO_BAR")))
+        else:
+            bar = PrivateProgress(desc)
+        try:
+            last_seed = None
+            for seed, chunk in batches:
+                if seed != last_seed:  # one seed per call (its batches continue the stream), or one per batch
+                    torch.manual_seed(seed)
+                    last_seed = seed
+                ntok += self._generate_batch(chunk, params, results)
+                if counts:
+                    bar.update(len(chunk))
+                    bar.set_postfix(tok_s=f"{ntok / max(1e-9, time.perf_counter() - start):.0f}")
+        finally:
+            bar.close()
         if params.greedy and params.n > 1:
             results = [r * params.n for r in results]
         self.stats["prompts"] += len(prompts)
         self.stats["generated_tokens"] += ntok
         self.stats["seconds"] += time.perf_counter() - start
         return results
+
+    def _generate_batch(self, chunk, params: SamplingParams, results) -> int:
+        """Sample one batch of (prompt index, prompt) jobs into ``results``; returns the tokens generated."""
+        enc = self.tokenizer([p for _, p in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        kwargs = dict(max_new_tokens=params.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                      eos_token_id=sorted(self.eos_ids))
+        if params.greedy:
+            kwargs.update(do_sample=False)
+        else:
+            kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
+        out = self.model.generate(**enc, **kwargs)
+        new = out[:, enc["input_ids"].shape[1]:].tolist()
+        ntok = 0
+        for (i, _), toks in zip(chunk, new):
+            finished, kept = False, []
+            for t in toks:
+                if t in self.eos_ids:
+                    finished = True
+                    kept.append(t)
+                    break
+                kept.append(t)
+            text = self.tokenizer.decode([t for t in kept if t not in self.eos_ids], skip_special_tokens=True)
+            results[i].append(Completion(text=text.strip(), finished=finished, num_tokens=len(kept)))
+            ntok += len(kept)
+        return ntok
 
     def close(self):
         self.model = None

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from rewardds.errors import ConfigError
 from rewardds.models.loading import load_causal_lm, load_tokenizer
-from rewardds.sampling.base import PRIVATE_BAR_FORMAT, Completion, Sampler, SamplingParams
+from rewardds.sampling.base import Completion, PrivateProgress, Sampler, SamplingParams
 
 log = logging.getLogger(__name__)
 
@@ -407,7 +407,7 @@ class VLLMSampler(Sampler):
 
     # -- generation -------------------------------------------------------------------------------
 
-    def generate(self, prompts, params: SamplingParams, desc="sampling", counts=True):
+    def generate(self, prompts, params: SamplingParams, desc="sampling", counts=True, seeds=None):
         from vllm import SamplingParams as VSP
         from vllm.inputs import TokensPrompt
 
@@ -422,6 +422,16 @@ class VLLMSampler(Sampler):
                       skip_special_tokens=True)
         if params.greedy:
             sps = VSP(temperature=0.0, **common)
+        elif seeds is not None:
+            # Per group (e.g. one private record's requests): the j-th prompt of the group with seed s
+            # gets seed s + j*n (vLLM gives the i-th of its n samples seed+i), whatever else is sampled.
+            if len(seeds) != len(prompts):
+                raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
+            per_prompt = [0] * len(prompts)
+            for seed, idx in self.seed_groups(seeds).items():
+                for j, i in enumerate(idx):
+                    per_prompt[i] = (seed + j * n) % 2 ** 63
+            sps = [VSP(temperature=params.temperature, top_p=params.top_p, seed=s, **common) for s in per_prompt]
         else:
             # One seed per prompt, n apart (vLLM gives the i-th of n samples seed+i), so duplicate prompts
             # still get different samples and the result does not depend on how the engine batches.
@@ -431,10 +441,15 @@ class VLLMSampler(Sampler):
                        for i in range(len(prompts))]
             else:
                 sps = VSP(temperature=params.temperature, top_p=params.top_p, **common)
-        bar = functools.partial(tqdm, desc=desc, leave=False, mininterval=2.0,
-                                bar_format=None if counts else PRIVATE_BAR_FORMAT)
-        outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in enc], sps, use_tqdm=bar,
-                                 lora_request=self._lora_request)
+        # private prompts: no per-request bar (vLLM's counts finished requests), a clock-driven line instead
+        bar = functools.partial(tqdm, desc=desc, leave=False, mininterval=2.0) if counts else False
+        progress = None if counts else PrivateProgress(desc)
+        try:
+            outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in enc], sps, use_tqdm=bar,
+                                     lora_request=self._lora_request)
+        finally:
+            if progress is not None:
+                progress.close()
         eos = set(self.eos_ids)
         results: list[list[Completion]] = []
         seqs: list[tuple[int, bool, int, list[int]]] = []  # (prompt idx, finished, num_tokens, kept ids)
@@ -458,6 +473,9 @@ class VLLMSampler(Sampler):
         self.stats["prompts"] += len(prompts)
         self.stats["generated_tokens"] += ntok
         self.stats["seconds"] += seconds
-        log.info("%s: %d prompts x %d -> %d tokens in %.1f s (%.0f tok/s, vLLM%s)", desc, len(prompts), n, ntok,
-                 seconds, ntok / max(seconds, 1e-9), f" + LoRA {self.lora_path}" if self.lora_path else "")
+        if counts:
+            log.info("%s: %d prompts x %d -> %d tokens in %.1f s (%.0f tok/s, vLLM%s)", desc, len(prompts), n, ntok,
+                     seconds, ntok / max(seconds, 1e-9), f" + LoRA {self.lora_path}" if self.lora_path else "")
+        else:  # private prompts: their number, tokens and time are statistics of the private records
+            log.info("%s: done (vLLM%s)", desc, f" + LoRA {self.lora_path}" if self.lora_path else "")
         return results

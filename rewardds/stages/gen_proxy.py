@@ -42,6 +42,8 @@ def dp_key(ctx: Context, name: str) -> dict:
          "grad_sample_mode": ctx.cfg.dp.grad_sample_mode, "reproducible_noise": ctx.cfg.dp.reproducible_noise}
     if ctx.cfg.dp.enabled:
         d.update(ctx.plan[name])
+        if float(ctx.cfg.model.lora.dropout) > 0 and not ctx.cfg.dp.reproducible_noise:
+            d["dropout_rng"] = "csprng"  # entries fitted with publicly seeded dropout masks are not reused
     return d
 
 

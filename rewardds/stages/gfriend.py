@@ -3,11 +3,16 @@
 Both start from the labelled pairs RewardDS's reward proxy uses (:func:`build_pairs`:
 truth > base answer, truth > DP-proxy answer, DP-proxy answer > base answer). Built from
 private records they are private: they, the judgements sampled on them, and every count
-of either live in memory only (never written, never logged). Each record's requests and
-judgements depend on that record alone (and on DP or public models), and a record is one
-item of the Poisson-sampled DP-SGD dataset, all its rows clipped together: both training
-steps are record-level DP components of the one ledger. Only the final judge adapter is
-released (``judge_dpo`` runs the ``reward_model`` block kind, whose adapter leaves the client).
+of either live in memory only (never written, never logged). A record is one item of the
+Poisson-sampled DP-SGD dataset, all its rows clipped together, and its rows depend on that
+record alone (and on DP or public models): every random draw a record's rows need (the A/B
+orders of its requests, its sampled judgements, which of its DPO pairs are kept) comes from
+that record's own seed (:func:`rewardds.stages.runner.record_seed`: an HMAC of the cache's
+client secret and the record), never from a generator consumed in sequence over the records,
+and its judgements are sampled, and scored by the frozen reference, in batches of its own.
+So removing one record changes no other record's rows (tests/test_gfriend.py), and both
+training steps are record-level DP components of the one ledger. Only the final judge adapter
+is released (``judge_dpo`` runs the ``reward_model`` block kind, whose adapter leaves the client).
 """
 from __future__ import annotations
 
@@ -32,10 +37,16 @@ from rewardds.training.lm import CausalLMModule, LMDataset, RecordRowsCollator, 
 log = logging.getLogger(__name__)
 
 
-def labelled_pairs(ctx: Context, p: dict, ins: dict, source: str) -> tuple[list[str], list[list[tuple[str, str]]]]:
+def source_records(ctx: Context, p: dict, source: str) -> list:
+    """The records a judge step builds its pairs from: the private records, or (``public``) the first
+    ``reward.public_records`` public records."""
+    return list(ctx.data.private) if source == "private" else list(ctx.data.public[: p["reward"]["public_records"]])
+
+
+def labelled_pairs(ctx: Context, p: dict, ins: dict, source: str,
+                   records: list) -> tuple[list[str], list[list[tuple[str, str]]]]:
     """(questions, pairs per record): the private records' pairs (base and DP-proxy greedy answers),
-    or (``public``) truth > base answer on the first ``reward.public_records`` public records."""
-    records = ctx.data.private if source == "private" else ctx.data.public[: p["reward"]["public_records"]]
+    or (``public``) truth > base answer on public records."""
     questions = [r.question for r in records]
 
     def answers(adapter, desc):
@@ -50,22 +61,29 @@ def labelled_pairs(ctx: Context, p: dict, ins: dict, source: str) -> tuple[list[
     return questions, build_pairs([r.answer for r in records], base_ans, dp_ans)
 
 
-def all_requests(questions, pairs, rc, seed: int) -> list[list[Request]]:
-    """Per record its requests, A/B orders drawn from a generator seeded with ``seed``."""
-    rng = random.Random(seed)
-    return [record_requests(i, q, ps, rng, pointwise=rc.pointwise) for i, (q, ps) in enumerate(zip(questions, pairs))]
+def record_seeds(ctx: Context, p: dict, records: list, purpose: str) -> list[int]:
+    """Each record's seed for one kind of draw of one step (``purpose``), from that record alone."""
+    return [ctx.runner.record_seed(f"{purpose}/seed={p['seed']}", r) for r in records]
+
+
+def all_requests(questions, pairs, rc, seeds: list[int]) -> list[list[Request]]:
+    """Per record its requests, A/B orders drawn from the record's own generator (``seeds[i]``)."""
+    return [record_requests(i, q, ps, random.Random(seed), pointwise=rc.pointwise)
+            for i, (q, ps, seed) in enumerate(zip(questions, pairs, seeds))]
 
 
 def sample_judgements(sampler_cfg, base: Path, adapter: Path | None, tok, reqs: list[Request], rc, n: int,
-                      seed: int, desc: str) -> list[list[str]]:
-    """``n`` sampled judgements of each request (temperature ``reward.temperature``)."""
+                      seeds: list[int], desc: str) -> list[list[str]]:
+    """``n`` sampled judgements of each request (temperature ``reward.temperature``); the requests of
+    record i are sampled as one group with seed ``seeds[i]`` (``Sampler.generate``), so they depend
+    on that record alone, not on the other records' requests or their number."""
     if not reqs:
         return []
     prompts = [render_request(tok, r, rc.answer_words) for r in reqs]
-    params = SamplingParams(n=n, temperature=rc.temperature, top_p=rc.top_p, max_new_tokens=rc.cot_max_new_tokens,
-                            seed=seed)
+    params = SamplingParams(n=n, temperature=rc.temperature, top_p=rc.top_p, max_new_tokens=rc.cot_max_new_tokens)
     with build_sampler(sampler_cfg, base, adapter) as sampler:
-        outs = sampler.generate(prompts, params, desc=desc, counts=False)  # how many requests: a private count
+        outs = sampler.generate(prompts, params, desc=desc, counts=False,  # how many requests: a private count
+                                seeds=[seeds[r.record] for r in reqs])
         return [[c.text for c in o] for o in outs]
 
 
@@ -82,23 +100,32 @@ def _train(ctx: Context, step, module, data, collate, train) -> None:
         seed=step.params["seed"] + 3, collate=collate, logger=ctx.tracker.lightning_logger(step.name))
 
 
-def _judge_sft(ctx: Context, step, ins: dict, out: Path) -> dict:
-    """params: task, lm, lora, train (reward.sft), reward, answer_tokens, sampler, seed, source (private |
-    public); inputs: base, gen_proxy and records (private) or public (data:public)."""
-    p = step.params
-    rc, spec, train = SimpleNamespace(**p["reward"]), SimpleNamespace(**p["lm"]), SimpleNamespace(**p["train"])
+def sft_rows(ctx: Context, p: dict, ins: dict, tok, records: list) -> list[list[dict]]:
+    """Per record, its judge SFT training rows (bootstrap judgements of its requests)."""
+    rc = SimpleNamespace(**p["reward"])
     base = ins["base"]
-    tok = load_tokenizer(base)
-    questions, pairs = labelled_pairs(ctx, p, ins, p["source"])
-    per_record = all_requests(questions, pairs, rc, p["seed"] + 31)
+    questions, pairs = labelled_pairs(ctx, p, ins, p["source"], records)
+    per_record = all_requests(questions, pairs, rc, record_seeds(ctx, p, records, "judge_sft/ab"))
     flat = [r for reqs in per_record for r in reqs]
-    samples = sample_judgements(p["sampler"], base, None, tok, flat, rc, rc.bootstrap_samples, p["seed"] + 37,
+    samples = sample_judgements(p["sampler"], base, None, tok, flat, rc, rc.bootstrap_samples,
+                                record_seeds(ctx, p, records, "judge_sft/judgements"),
                                 "judge SFT: bootstrap judgements")
     by_req = dict(zip(map(id, flat), samples))
     rows = []
     for reqs in per_record:
         texts = [(r, sft_judgement(r, by_req[id(r)], rc.template_fallback)) for r in reqs]
         rows.append([encode_judgement(tok, r, t, rc.answer_words, rc.max_length) for r, t in texts if t is not None])
+    return rows
+
+
+def _judge_sft(ctx: Context, step, ins: dict, out: Path) -> dict:
+    """params: task, lm, lora, train (reward.sft), reward, answer_tokens, sampler, seed, source (private |
+    public); inputs: base, gen_proxy and records (private) or public (data:public)."""
+    p = step.params
+    spec, train = SimpleNamespace(**p["lm"]), SimpleNamespace(**p["train"])
+    base = ins["base"]
+    tok = load_tokenizer(base)
+    rows = sft_rows(ctx, p, ins, tok, source_records(ctx, p, p["source"]))
     name = step.dp.component if step.dp is not None else step.name
     dp = dp_settings(ctx, name, train, seed_offset=5) if step.dp is not None else None
     if dp is None:  # no privacy unit to keep: records without rows carry nothing
@@ -113,41 +140,57 @@ def _judge_sft(ctx: Context, step, ins: dict, out: Path) -> dict:
     return rec
 
 
-def graded_judgements(ctx: Context, p: dict, ins: dict, tok, per_record: list[list[Request]], rc):
+def graded_judgements(ctx: Context, p: dict, ins: dict, tok, per_record: list[list[Request]], rc,
+                      seeds: list[int]):
     """Preference refinement: per record, per request, its judgements as (row, reference log-prob,
-    level). Sampled from the SFT judge (plus the template judgement with ``include_template``);
-    s = exp(-PPL / tau) under the SFT judge; right verdict accepts, wrong rejects."""
+    level). Sampled from the SFT judge (plus the template judgement with ``include_template``), record
+    i's with seed ``seeds[i]``; s = exp(-PPL / tau) under the SFT judge, each record's rows scored in
+    batches of their own (so not even the float rounding of padded batches mixes records); right
+    verdict accepts, wrong rejects."""
     base, sft = ins["base"], ins["judge_sft"] / "adapter"
     flat = [r for reqs in per_record for r in reqs]
-    samples = sample_judgements(p["sampler"], base, sft, tok, flat, rc, rc.samples, p["seed"] + 41,
+    samples = sample_judgements(p["sampler"], base, sft, tok, flat, rc, rc.samples, seeds,
                                 "judge DPO: sampled judgements")
-    texts = [s + ([template_judgement(r)] if rc.include_template else []) for r, s in zip(flat, samples)]
-    rows = [[encode_judgement(tok, r, t, rc.answer_words, rc.max_length) for t in ts] for r, ts in zip(flat, texts)]
+    texts = {id(r): s + ([template_judgement(r)] if rc.include_template else []) for r, s in zip(flat, samples)}
     ref = load_causal_lm(base, p["lm"]["dtype"], adapter=sft).to(ctx.device)
-    scored = row_logprobs(ref, [x for rs in rows for x in rs], tok.pad_token_id)
-    del ref
-    graded, k = {}, 0
-    for r, ts, rs in zip(flat, texts, rows):
-        items = []
-        for t, row in zip(ts, rs):
-            lp, n = scored[k]
-            k += 1
-            level = grade(parse_verdict(t) == r.verdict, ppl_score(-lp / max(n, 1), rc.tau), rc.threshold)
-            items.append((row, lp, level))
-        graded[id(r)] = items
-    return [[graded[id(r)] for r in reqs] for reqs in per_record]
-
-
-def dpo_items(graded, rc, seed: int) -> list[list[dict]]:
-    """Per record: its weighted DPO pairs, each between two judgements of one of its requests."""
-    rng = random.Random(seed)
     out = []
-    for requests in graded:
+    for reqs in per_record:
+        rows = [[encode_judgement(tok, r, t, rc.answer_words, rc.max_length) for t in texts[id(r)]] for r in reqs]
+        scored = iter(row_logprobs(ref, [x for rs in rows for x in rs], tok.pad_token_id))
+        graded = []
+        for r, rs in zip(reqs, rows):
+            items = []
+            for t, row in zip(texts[id(r)], rs):
+                lp, n = next(scored)
+                level = grade(parse_verdict(t) == r.verdict, ppl_score(-lp / max(n, 1), rc.tau), rc.threshold)
+                items.append((row, lp, level))
+            graded.append(items)
+        out.append(graded)
+    del ref
+    return out
+
+
+def dpo_items(graded, rc, seeds: list[int]) -> list[list[dict]]:
+    """Per record: its weighted DPO pairs, each between two judgements of one of its requests; which
+    pairs are kept (at most ``reward.max_pairs``) is drawn from the record's own generator (``seeds[i]``)."""
+    out = []
+    for requests, seed in zip(graded, seeds):
+        rng = random.Random(seed)
         flat = [j for judgements in requests for j in judgements]
         pairs = record_pairs([[lvl for _, _, lvl in js] for js in requests], rc.weight_a, rc.max_pairs, rng)
         out.append([{"w": flat[i][0], "l": flat[j][0], "ref_w": flat[i][1], "ref_l": flat[j][1], "weight": w}
                     for i, j, w in pairs])
     return out
+
+
+def dpo_record_items(ctx: Context, p: dict, ins: dict, tok, records: list) -> list[list[dict]]:
+    """Per record, its weighted DPO pairs (preference refinement of its requests' judgements)."""
+    rc = SimpleNamespace(**p["reward"])
+    questions, pairs = labelled_pairs(ctx, p, ins, "private", records)
+    per_record = all_requests(questions, pairs, rc, record_seeds(ctx, p, records, "judge_dpo/ab"))
+    graded = graded_judgements(ctx, p, ins, tok, per_record, rc,
+                               record_seeds(ctx, p, records, "judge_dpo/judgements"))
+    return dpo_items(graded, rc, record_seeds(ctx, p, records, "judge_dpo/pairs"))
 
 
 def _judge_dpo(ctx: Context, step, ins: dict, out: Path) -> dict:
@@ -159,9 +202,7 @@ def _judge_dpo(ctx: Context, step, ins: dict, out: Path) -> dict:
     rc, spec, train = SimpleNamespace(**p["reward"]), SimpleNamespace(**p["lm"]), SimpleNamespace(**p["train"])
     base = ins["base"]
     tok = load_tokenizer(base)
-    questions, pairs = labelled_pairs(ctx, p, ins, "private")
-    per_record = all_requests(questions, pairs, rc, p["seed"] + 43)
-    items = dpo_items(graded_judgements(ctx, p, ins, tok, per_record, rc), rc, p["seed"] + 47)
+    items = dpo_record_items(ctx, p, ins, tok, source_records(ctx, p, "private"))
     name = step.dp.component
     dp = dp_settings(ctx, name, train, seed_offset=9)
     if dp is None:

@@ -3,7 +3,7 @@
 The private records are touched by one thing only, once a round: a nearest-neighbour
 histogram. Every private question votes for its nearest synthetic question (MiniLM
 sentence embeddings, cosine), so one record moves one vote: L2 sensitivity 1 under
-add/remove adjacency. Gaussian noise N(0, sigma^2) on every bin makes each histogram a
+zero-out adjacency (a null record casts no vote; the ledger's relation), as under add/remove. Gaussian noise N(0, sigma^2) on every bin makes each histogram a
 Gaussian mechanism without subsampling; ``rounds`` of them are composed in the release's
 ledger (a Mechanism at sample rate 1, ``rounds`` steps). Everything else — thresholding,
 drawing the next population in proportion to the noisy votes, asking the public LM for

@@ -90,6 +90,17 @@ def stage_key(name: str, config: dict, inputs: dict[str, str], secret: bytes) ->
     return hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def record_seed(secret: bytes, purpose: str, record) -> int:
+    """A 62-bit seed for the randomness one record gets in one step: HMAC-SHA256, under the client
+    secret, of ``purpose`` (the step, what is drawn, the run's seed) and the record's question and
+    answer. It depends on that record alone, not on its position or on the other records, so
+    removing or changing one record leaves every other record's draws as they were (record-level
+    DP needs each record's training rows to be a function of that record); it is secret, as the
+    key is; and the same cache folder gives the same draws again (its entries stay reproducible)."""
+    msg = json.dumps(["record-rng", purpose, record.question, record.answer]).encode()
+    return int.from_bytes(hmac.new(secret, msg, hashlib.sha256).digest()[:8], "little") >> 2
+
+
 class StageRunner:
     def __init__(self, run_dir: Path, cache_dir: Path | None):
         self.run_dir = Path(run_dir)
@@ -98,6 +109,10 @@ class StageRunner:
         self.current: str | None = None  # the stage being computed now
         (self.run_dir / "stages").mkdir(parents=True, exist_ok=True)
         self._secret = client_secret(self.cache_dir or self.run_dir / "stages")
+
+    def record_seed(self, purpose: str, record) -> int:
+        """:func:`record_seed` under this runner's client secret."""
+        return record_seed(self._secret, purpose, record)
 
     def manifest_digest(self, out) -> str:
         """Digest of a completed stage folder; a plain string is taken as a digest already."""

@@ -157,9 +157,27 @@ def make_trainer(trainer_cfg, epochs: int, max_steps: int = -1, logger=None, cal
     )
 
 
+def seed_from_csprng() -> None:
+    """Seed torch (every device), numpy and ``random`` from the OS CSPRNG, for a DP fit. What a DP fit
+    draws from these generators besides its noise and batches (which have their own source,
+    training.noise) is dropout: seeded with the run's public seed, the masks would be known to anyone,
+    and since the stream is consumed record after record, which mask a record gets would depend on
+    the records drawn before it (a record's gradient would depend on other records, outside what
+    the accountant analyses). From the CSPRNG each mask is a fresh secret draw. Never stored."""
+    import random
+
+    import numpy as np
+
+    random.seed(os.urandom(32))
+    np.random.seed(int.from_bytes(os.urandom(4), "little"))
+    torch.manual_seed(int.from_bytes(os.urandom(8), "little"))
+
+
 def fit(module: TrainableModule, dataset, batch_size: int, epochs: int, trainer_cfg, desc: str, seed: int = 0,
         max_steps: int = -1, collate=None, logger=None, callbacks=None, ckpt_path=None):
-    """Train ``module`` on ``dataset``: Poisson batches when the module is DP, shuffled batches otherwise."""
+    """Train ``module`` on ``dataset``: Poisson batches when the module is DP, shuffled batches otherwise.
+    A non-DP fit (or a DP fit with ``dp.reproducible_noise``) seeds every generator with ``seed``; a DP
+    fit seeds them from the CSPRNG (:func:`seed_from_csprng`)."""
     collate = collate or LMCollator(getattr(module, "pad_id", 0))
     if module.dp is not None:
         loader = dpmod.poisson_loader(dataset, module.dp, collate)
@@ -168,7 +186,10 @@ def fit(module: TrainableModule, dataset, batch_size: int, epochs: int, trainer_
         loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, collate_fn=collate)
     log.info("%s: %d records, %d epochs, %d steps per epoch%s", desc, len(dataset), epochs, len(loader),
              " (DP-SGD, Poisson sampling)" if module.dp is not None else "")
-    pl.seed_everything(seed, workers=True, verbose=False)
+    if module.dp is not None and module.dp.reproducible_seed is None:
+        seed_from_csprng()  # dropout masks of a DP fit: secret, as its noise is
+    else:
+        pl.seed_everything(seed, workers=True, verbose=False)
     # DP: "32-true" so Lightning never casts the trainable (LoRA, head) weights to bf16; the frozen
     # base keeps the dtype it was loaded with (model.*.dtype), see training.dp.keep_trainables_fp32.
     ckpt = any(isinstance(c, pl.callbacks.ModelCheckpoint) for c in callbacks or [])
