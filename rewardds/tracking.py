@@ -28,6 +28,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers.logger import Logger
 
+from rewardds.wandb_offline import WandbFileError, read_offline_run
+
 log = logging.getLogger(__name__)
 
 LOCAL_PATH = "<local path, not logged>"
@@ -167,8 +169,6 @@ class Tracker:
 def _wait_written(path: Path, timeout: float = 120.0) -> None:
     """Offline W&B: ``finish()`` returns before wandb's writer process has flushed the run file (under
     load the whole file, config included, can still be missing). Wait until its exit record is there."""
-    from rewardds.wandb_offline import WandbFileError, read_offline_run
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

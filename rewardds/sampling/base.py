@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 
 # progress line of a client stage sampling on private prompts: alive, but no count or rate (see generate)
 PRIVATE_BAR_FORMAT = "{desc}: {elapsed} elapsed"
@@ -26,8 +28,6 @@ class PrivateProgress:
     Use as a context manager around the whole generation; ``REWARDDS_NO_BAR`` switches it off."""
 
     def __init__(self, desc: str, interval: float = PRIVATE_BAR_INTERVAL_S):
-        from tqdm.auto import tqdm
-
         self.bar = tqdm(total=None, desc=desc, bar_format=PRIVATE_BAR_FORMAT, leave=False,
                         disable=bool(os.environ.get("REWARDDS_NO_BAR")))
         self._stop = threading.Event()

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -164,10 +166,6 @@ def seed_from_csprng() -> None:
     and since the stream is consumed record after record, which mask a record gets would depend on
     the records drawn before it (a record's gradient would depend on other records, outside what
     the accountant analyses). From the CSPRNG each mask is a fresh secret draw. Never stored."""
-    import random
-
-    import numpy as np
-
     random.seed(os.urandom(32))
     np.random.seed(int.from_bytes(os.urandom(4), "little"))
     torch.manual_seed(int.from_bytes(os.urandom(8), "little"))
