@@ -14,6 +14,7 @@ import shutil
 import time
 from pathlib import Path
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from rewardds import audit
@@ -32,6 +33,7 @@ from rewardds.stages.gen_proxy import dp_key
 from rewardds.stages.runner import StageRunner
 from rewardds.tracking import Tracker
 from rewardds.training.distributed import launch_rank
+from rewardds.training.lm import cpu_threads
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,9 @@ def _spend(ctx, component: str, out: Path) -> None:
 def run(cfg: DictConfig) -> dict:
     quiet()
     validate(cfg)
+    # the sampling stages run before (or without) any training: the thread count Lightning fits use
+    # (trainer.num_threads) holds for them too; more threads than free cores makes torch crawl
+    torch.set_num_threads(cpu_threads(cfg.trainer.num_threads))
     recipe = evals.with_evaluations(cfg, build_recipe(cfg))
     t0 = time.perf_counter()
     run_dir = Path(cfg.run_dir)

@@ -88,7 +88,7 @@ def _sentences(text: str) -> list[str]:
     return [p if p.endswith((".", "?", "!")) else p + "." for p in parts if p]
 
 
-def refinement_conversations(public: list[Record], rng: random.Random, share: float = 0.5) -> list[tuple[str, str]]:
+def refinement_conversations(public: list[Record], rng: random.Random, share: float = 0.2) -> list[tuple[str, str]]:
     """Self-Optimizing Refinement's two requests, taught on public records with three or more
     sentences (a ``share`` of them): the preferred answer lacks one sentence, the other answer lacks
     two others but keeps that one; the critique of the preferred answer names the sentence it lacks,

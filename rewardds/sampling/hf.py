@@ -28,7 +28,9 @@ class HFSampler(Sampler):
         if adapter_dir:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, str(adapter_dir))
+            # generation uses the merged weights W + BA: the same function, one matmul per projection
+            # instead of three (the tiny model with LoRA on every projection samples ~1.5x faster)
+            model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
         self.model = model.eval()
         self.eos_ids = {self.tokenizer.eos_token_id}
         gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
@@ -42,7 +44,9 @@ class HFSampler(Sampler):
         start = time.perf_counter()
         if seeds is None or params.greedy:
             # Expand prompts n times; identical prompts batch together; one seed for the whole call.
-            jobs = [(i, p) for i, p in enumerate(prompts) for _ in range(reps)]
+            # Prompts of similar length share a batch (left padding costs a step per padded token).
+            order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+            jobs = [(i, prompts[i]) for i in order for _ in range(reps)]
             batches = [(params.seed, jobs[b:b + self.batch_size]) for b in range(0, len(jobs), self.batch_size)]
         else:
             # Per group (e.g. one private record's requests): its own batches, its own seed, so its
