@@ -136,7 +136,9 @@ def run(cfg: DictConfig) -> dict:
         _write_table(run_dir, metrics)
         ledger.save(run_dir / "privacy.json")
         _release(ctx, recipe, steps, metrics)
-        tracker.summary({"eval": metrics["eval"], "privacy/epsilon_total": _num(ledger.total()["epsilon"]),
+        # test items held out of the private file (task.data.holdout_test) are private records: their scores stay here
+        held_out = bool((data.private_set or {}).get("holdout_test"))
+        tracker.summary({"eval": {} if held_out else metrics["eval"], "privacy/epsilon_total": _num(ledger.total()["epsilon"]),
                          "privacy/epsilon_budget": cfg.dp.epsilon,  # no wall time: it includes the client stages'
                          "pool_size": metrics["pool_size"], "method": recipe.method,
                          "synthetic_eval": metrics["synthetic_eval"], **canary_summary(metrics["client_eval"])})

@@ -663,3 +663,22 @@ def test_private_set_hf_names_folder_only(tmp_path, monkeypatch):
     ps = load_task_data(task_cfg("code", format="hf", hf_name=str(d))).private_set
     assert ps["source"] == "hf:hfdata[train]" and ps["records"] == 2
     assert str(tmp_path) not in json.dumps(ps)
+
+
+def test_holdout_test_takes_test_items_out_of_the_private_file(tmp_path):
+    from rewardds.release import released_metrics
+
+    rows = [{**MED, "input": f"Question number {i} about a cough.", "output": f"Answer {i}."} for i in range(30)]
+    write_lines(tmp_path / "train.json", rows)
+    write_lines(tmp_path / "dev.json", rows[:2])
+    td = load_task_data(task_cfg("medical", dir=str(tmp_path), holdout_test=7, seed=3))
+    assert len(td.test) == 7 and len(td.private) == 23
+    assert not {r.question for r in td.test} & {r.question for r in td.private}
+    again = load_task_data(task_cfg("medical", dir=str(tmp_path), holdout_test=7, seed=3))
+    assert [r.question for r in again.test] == [r.question for r in td.test]  # seeded
+    assert td.private_set["holdout_test"] == 7 and "not covered" in td.private_set["statement"]
+    with pytest.raises(ConfigError, match="task.data.holdout_test") as err:
+        load_task_data(task_cfg("medical", dir=str(tmp_path), holdout_test=30))
+    assert "30" not in str(err.value).split("holdout_test'")[-1]  # the file's size is not given away
+    metrics = {"eval": {"target": {"rougeL": 0.5}}, "paired": {}, "method": "rewardds"}
+    assert "eval" in released_metrics(metrics, set()) and "eval" not in released_metrics(metrics, set(), True)
