@@ -380,12 +380,15 @@ _RANGES = {
         "target.batch_size", "eval.max_new_tokens", "eval.code_samples", "eval.code_timeout", "eval.pass_k",
         "eval.similarity_max_records", "eval.copy_ngram", "eval.canary_repeats", "eval.canary_references",
         "eval.pii_max_records", "task.data.holdout_test",
+        # a split of 0 records is never meant (null: all of them): it divided by zero in the privacy plan,
+        # broke the public DataLoader, or finished with n=0 metrics and a release
+        "task.data.max_train", "task.data.max_test", "task.data.max_public", "eval.max_test",
         "synthesis.examples", "sampler.batch_size", "sampler.tensor_parallel_size", "sampler.max_model_len", "sampler.max_lora_rank",
         "trainer.num_threads", "trainer.log_every_n_steps",
     ), _POSITIVE),
     **dict.fromkeys((
         "gen_proxy.epochs", "reward_proxy.epochs", "target.epochs_first", "target.epochs_later",
-        "dp.noise_multiplier", "task.data.max_train", "task.data.max_test", "task.data.max_public", "eval.max_test",
+        "dp.noise_multiplier",
         "refine.ratio", "synthesis.query_temperature", "synthesis.answer_temperature", "refine.temperature",
         "privacy.public_examples", "model.tiny.pretrain_steps", "sampler.swap_space", "logger.log_samples",
         "eval.canaries",

@@ -95,6 +95,20 @@ def test_bad_model_folder_is_one_error_line_naming_key_and_file(good_model, tmp_
     assert (tmp_path / "run" / "error.txt").read_text().strip() == line[len("error: "):]
 
 
+# --------------------------------------------------------------------------- zero sizes
+
+
+@pytest.mark.parametrize("key", ["task.data.max_train", "task.data.max_public", "task.data.max_test", "eval.max_test"])
+def test_zero_size_is_one_error_line_before_any_work(tmp_path, key):
+    """0 records of a split is never meant: it used to divide by zero in the privacy plan (max_train),
+    break the DataLoader (max_public), or finish with n=0 metrics and a release (the test sizes)."""
+    res = run_cli("experiment=smoke", f"{key}=0", f"hydra.run.dir={tmp_path}/run", f"cache.dir={tmp_path}/cache")
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert one_error_line(res) == f"error: config key '{key}': must be > 0, got 0"
+    assert not (tmp_path / "run" / "metrics.json").exists() and not (tmp_path / "run" / "release").exists()
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())  # nothing ran
+
+
 # --------------------------------------------------------------------------- SIGTERM / SIGINT
 
 RESUME_HINT = "the next run with the same config resumes from the last completed stage"

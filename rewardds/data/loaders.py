@@ -101,8 +101,8 @@ def load_task_data(task_cfg) -> TaskData:
     limits = {}
     for split, key in (("public", "max_public"), ("private", "max_train"), ("test", "max_test")):
         v = _cfg(data, key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-            raise ConfigError(f"task.data.{key}", f"must be an integer >= 0 or null, got {v!r}")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):  # 0 records: never meant
+            raise ConfigError(f"task.data.{key}", f"must be an integer > 0 or null, got {v!r}")
         limits[split] = v
 
     data_dir = _cfg(data, "dir")
