@@ -109,6 +109,28 @@ def test_zero_size_is_one_error_line_before_any_work(tmp_path, key):
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())  # nothing ran
 
 
+# --------------------------------------------------------------------------- unreadable data
+
+
+@pytest.mark.parametrize("fault", ["eio", "a_file"])
+def test_unreadable_data_is_one_error_line_naming_the_file(tmp_path, fault):
+    d = tmp_path / "data"
+    d.mkdir()
+    record = '{"instruction": "i", "input": "a question here", "output": "an answer here"}\n'
+    (d / "dev.json").write_text(record)
+    if fault == "eio":  # a regular file whose read fails with EIO (its first page is unmapped)
+        (d / "train.json").symlink_to("/proc/self/mem")
+        where, expected = d, f"error: {d / 'train.json'}: cannot be read (Input/output error)"
+    else:
+        where = d / "dev.json"
+        expected = f"error: {where}: is a file, not a folder (task.data.dir names the folder of train.json)"
+    res = run_cli("experiment=smoke", f"task.data.dir={where}", f"hydra.run.dir={tmp_path}/run",
+                  f"cache.dir={tmp_path}/cache")
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert one_error_line(res) == expected
+    assert (tmp_path / "run" / "error.txt").read_text().strip() == expected[len("error: "):]
+
+
 # --------------------------------------------------------------------------- SIGTERM / SIGINT
 
 RESUME_HINT = "the next run with the same config resumes from the last completed stage"
