@@ -28,7 +28,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from rewardds.config import RunConfig, check_value, checked_alone, register, validate
+from rewardds.config import RunConfig, check_values, checked_alone, register, validate
 from rewardds.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -186,7 +186,7 @@ def _composed(overrides: list[str]):
 def _check_alone(cfg, dim: _Dimension) -> None:
     """Every value of a swept key that is checked alone (rewardds.config.checked_alone), set into one
     composed job the way Hydra sets it (the parsed value, ``OmegaConf.update``): the schema's type
-    and the key's range or choices."""
+    and the range and choice checks (of every key: another key may interpolate this one)."""
     cfg = copy.deepcopy(cfg)
     parser = OverridesParser.create()
     for text in dim.options[1:]:
@@ -196,7 +196,7 @@ def _check_alone(cfg, dim: _Dimension) -> None:
         except OmegaConfBaseException as exc:
             why = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
             raise ConfigError(dim.key, f"cannot be {text.partition('=')[2]} ({why})") from None
-        check_value(dim.key, OmegaConf.select(cfg, dim.key))
+        check_values(cfg)
 
 
 def check(overrides: list[str]) -> None:

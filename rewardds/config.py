@@ -405,7 +405,8 @@ _RANGES = {
 # (method.*): a sweep over one of them is checked in every combination with the other swept keys that
 # are not checked alone (rewardds.cli.check). A key of the tables here (or of _TYPED_ONLY) that is not
 # listed is checked by its own value alone, so a sweep checks each of its values once. A new check that
-# reads two keys lists them here; an entry covers its sub-keys (``method`` covers ``method.k``).
+# reads two keys lists them here; an entry covers its sub-keys (``method`` covers ``method.k``). So does
+# a key listed here whose value may interpolate (${...}) a key of the tables.
 CROSS_CHECKED = (
     "task.name", "eval.pass_k", "eval.code_samples", "model.tiny.hidden_size", "model.tiny.num_heads",
     "eval.canaries", "eval.canary_references", "eval.canary_digits", "eval.pii_candidates", "audit", "privacy",
@@ -434,6 +435,13 @@ def check_value(key: str, value: Any) -> None:
             raise ConfigError(key, f"must be {what}, got {v}")
 
 
+def check_values(cfg: DictConfig) -> None:
+    """The choice and range checks of every key of the tables (a key that interpolates another, such
+    as ``filter.alpha: ${task.rank_alpha}``, is checked with the value it takes)."""
+    for key in (*_CHOICES, *_RANGES, *_REWARD_CHOICES, *_REWARD_RANGES):
+        check_value(key, _get(cfg, key))
+
+
 def _get(cfg: Any, key: str) -> Any:
     return OmegaConf.select(cfg, key)
 
@@ -456,8 +464,7 @@ def validate(cfg: DictConfig) -> None:
     Runs before any data is read, so a value that would only fail after the
     DP stages (or silently spoil the results) ends the run at once.
     """
-    for key in (*_CHOICES, *_RANGES):
-        check_value(key, _get(cfg, key))
+    check_values(cfg)
     devices = cfg.trainer.devices
     if not (devices >= 1 or devices == -1):
         raise ConfigError("trainer.devices", f"must be >= 1, or -1 for every device, got {devices}")
