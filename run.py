@@ -21,8 +21,58 @@ register()
 log = logging.getLogger("rewardds")
 
 
+_INTERRUPTED: list[int] = []  # the signal being handled, once one arrived
+
+
 def _raise_interrupted(signum, frame) -> None:
+    """Raise Interrupted for the first SIGTERM / SIGINT only.
+
+    A second Ctrl-C 10 ms after the first used to raise inside the first one's handling (while the
+    stage was being named and error.txt written), and the run ended "before the run started" with
+    no error.txt. Later signals are ignored while the first one unwinds; SIGKILL still ends a run
+    that does not stop."""
+    if _INTERRUPTED:
+        return
+    _INTERRUPTED.append(signum)
     raise Interrupted(signum)
+
+
+class LineTracker:
+    """A text stream (stdout, stderr) that remembers whether what was written last ended a line.
+
+    Progress bars (tqdm, Lightning's) end in "\r" or in a partial line; an ``error:`` line printed
+    after one was glued to it, and ``grep '^error:'`` on a job's log missed it. :func:`print_error`
+    starts a fresh line where the last write did not end one."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.at_line_start = True
+
+    def write(self, text):
+        if text:
+            self.at_line_start = text.endswith("\n")
+        return self._stream.write(text)
+
+    def __getattr__(self, name):  # isatty, fileno, flush, encoding, ...: the stream's own
+        return getattr(self._stream, name)
+
+
+def track_line_ends() -> None:
+    """Route sys.stdout and sys.stderr through LineTracker (before Hydra's logging takes them)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, LineTracker):
+            setattr(sys, name, LineTracker(stream))
+
+
+def print_error(line: str) -> None:
+    """``error: <line>`` on stderr, at the start of a line of both streams (they often share a log)."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and not getattr(stream, "at_line_start", True):
+            stream.write("\n")
+        if stream is not None:
+            stream.flush()
+    print(f"error: {line}", file=sys.stderr, flush=True)
 
 
 def install_signal_handlers() -> None:
@@ -104,7 +154,7 @@ def main(cfg: DictConfig) -> float | None:
         if isinstance(exc, RewarddsError):
             log.error("error: %s", exc)
             if not _is_multirun():
-                print(f"error: {exc}", file=sys.stderr)
+                print_error(str(exc))
                 sys.exit(2)
         else:
             log.exception("run failed")
@@ -128,6 +178,7 @@ def _is_multirun() -> bool:
 
 
 if __name__ == "__main__":
+    track_line_ends()
     install_signal_handlers()
     try:
         from rewardds.cli import precheck
@@ -135,5 +186,5 @@ if __name__ == "__main__":
         precheck(sys.argv[1:])
         main()
     except Interrupted as exc:
-        print(f"error: {getattr(exc, 'rewardds_line', f'{exc} before the run started')}", file=sys.stderr)
+        print_error(getattr(exc, "rewardds_line", f"{exc} before the run started"))
         sys.exit(exc.exit_status)

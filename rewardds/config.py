@@ -380,12 +380,15 @@ _RANGES = {
         "target.batch_size", "eval.max_new_tokens", "eval.code_samples", "eval.code_timeout", "eval.pass_k",
         "eval.similarity_max_records", "eval.copy_ngram", "eval.canary_repeats", "eval.canary_references",
         "eval.pii_max_records", "task.data.holdout_test",
+        # a split of 0 records is never meant (null: all of them): it divided by zero in the privacy plan,
+        # broke the public DataLoader, or finished with n=0 metrics and a release
+        "task.data.max_train", "task.data.max_test", "task.data.max_public", "eval.max_test",
         "synthesis.examples", "sampler.batch_size", "sampler.tensor_parallel_size", "sampler.max_model_len", "sampler.max_lora_rank",
         "trainer.num_threads", "trainer.log_every_n_steps",
     ), _POSITIVE),
     **dict.fromkeys((
         "gen_proxy.epochs", "reward_proxy.epochs", "target.epochs_first", "target.epochs_later",
-        "dp.noise_multiplier", "task.data.max_train", "task.data.max_test", "task.data.max_public", "eval.max_test",
+        "dp.noise_multiplier",
         "refine.ratio", "synthesis.query_temperature", "synthesis.answer_temperature", "refine.temperature",
         "privacy.public_examples", "model.tiny.pretrain_steps", "sampler.swap_space", "logger.log_samples",
         "eval.canaries",
@@ -396,6 +399,47 @@ _RANGES = {
     "model.lora.dropout": "[0, 1)",
     **dict.fromkeys(("dp.delta", "dp.epsilon_tolerance"), "(0, 1)"),
 }
+
+
+# Keys that a check reads together with another key, or whose meaning depends on a group choice
+# (method.*): a sweep over one of them is checked in every combination with the other swept keys that
+# are not checked alone (rewardds.cli.check). A key of the tables here (or of _TYPED_ONLY) that is not
+# listed is checked by its own value alone, so a sweep checks each of its values once. A new check that
+# reads two keys lists them here; an entry covers its sub-keys (``method`` covers ``method.k``). So does
+# a key listed here whose value may interpolate (${...}) a key of the tables.
+CROSS_CHECKED = (
+    "task.name", "eval.pass_k", "eval.code_samples", "model.tiny.hidden_size", "model.tiny.num_heads",
+    "eval.canaries", "eval.canary_references", "eval.canary_digits", "eval.pii_candidates", "audit", "privacy",
+    "reward.name", "method", "dp.split", "model.professional", "stop_after", "trainer.devices",
+)
+_TYPED_ONLY = ("seed", "task.data.seed")  # no check reads them: the schema's type is their whole check
+
+
+def checked_alone(key: str) -> bool:
+    """Whether every check of ``key`` reads its value alone (:func:`check_value` and the schema's type)."""
+    known = key in _RANGES or key in _CHOICES or key in _REWARD_RANGES or key in _REWARD_CHOICES or key in _TYPED_ONLY
+    return known and not any(key == c or key.startswith(c + ".") for c in CROSS_CHECKED)
+
+
+def check_value(key: str, value: Any) -> None:
+    """The choice or range check of one key (the tables above), raising ConfigError naming it."""
+    allowed = _CHOICES.get(key) or _REWARD_CHOICES.get(key)
+    if allowed is not None and value not in allowed:
+        raise ConfigError(key, f"got {value!r}, expected one of {', '.join(allowed)}")
+    interval = _RANGES.get(key) or _REWARD_RANGES.get(key)
+    if interval is None:
+        return
+    for v in (value if OmegaConf.is_list(value) or isinstance(value, list) else [value]):
+        if v is not None and not _in_interval(v, interval):
+            what = _describe(interval) if math.isfinite(v) else f"a finite number {_describe(interval)}"
+            raise ConfigError(key, f"must be {what}, got {v}")
+
+
+def check_values(cfg: DictConfig) -> None:
+    """The choice and range checks of every key of the tables (a key that interpolates another, such
+    as ``filter.alpha: ${task.rank_alpha}``, is checked with the value it takes)."""
+    for key in (*_CHOICES, *_RANGES, *_REWARD_CHOICES, *_REWARD_RANGES):
+        check_value(key, _get(cfg, key))
 
 
 def _get(cfg: Any, key: str) -> Any:
@@ -420,16 +464,7 @@ def validate(cfg: DictConfig) -> None:
     Runs before any data is read, so a value that would only fail after the
     DP stages (or silently spoil the results) ends the run at once.
     """
-    for key, allowed in _CHOICES.items():
-        value = _get(cfg, key)
-        if value not in allowed:
-            raise ConfigError(key, f"got {value!r}, expected one of {', '.join(allowed)}")
-    for key, interval in _RANGES.items():
-        value = _get(cfg, key)
-        for v in (value if OmegaConf.is_list(value) else [value]):
-            if v is not None and not _in_interval(v, interval):
-                what = _describe(interval) if math.isfinite(v) else f"a finite number {_describe(interval)}"
-                raise ConfigError(key, f"must be {what}, got {v}")
+    check_values(cfg)
     devices = cfg.trainer.devices
     if not (devices >= 1 or devices == -1):
         raise ConfigError("trainer.devices", f"must be >= 1, or -1 for every device, got {devices}")

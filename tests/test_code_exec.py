@@ -124,6 +124,66 @@ def test_huge_allocation_fails_without_hurting_us():
     _assert_still_works()
 
 
+def _meminfo(key):
+    with open("/proc/meminfo") as fh:
+        return next(int(line.split()[1]) << 10 for line in fh if line.startswith(key + ":"))
+
+
+def test_memory_outside_the_address_space_is_bounded():
+    # memfd pages, pipe buffers and SysV segments are not in RLIMIT_AS: a sample held +2.4 GiB of the
+    # host's RAM (Shmem) through memfd_create within 5 s, and thousands of pipes held 185 MiB
+    code = (
+        "import os, fcntl\n"
+        "def add(a, b):\n"
+        "    held, fds, pipes, why = 0, [], 0, []\n"
+        "    chunk = b'x' * (1 << 20)\n"
+        "    try:\n"
+        "        while held < 1 << 30:\n"
+        "            fd = os.memfd_create('m')\n"
+        "            fds.append(fd)\n"
+        "            for _ in range(15):\n"
+        "                os.write(fd, chunk)\n"
+        "                held += len(chunk)\n"
+        "    except OSError as exc:\n"
+        "        why.append('memfd: ' + exc.strerror)\n"
+        "    try:\n"
+        "        while pipes < 5000:\n"
+        "            r, w = os.pipe()\n"
+        "            os.set_blocking(w, False)\n"
+        "            try:\n"
+        "                fcntl.fcntl(w, 1031, 1 << 20)\n"  # F_SETPIPE_SZ
+        "                while True:\n"
+        "                    os.write(w, chunk)\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "            pipes += 1\n"
+        "    except OSError as exc:\n"
+        "        why.append('pipes: ' + exc.strerror)\n"
+        "    raise RuntimeError('memfd=%d pipes=%d %s' % (held >> 20, pipes, '; '.join(why)))\n"
+    )
+    base = {key: _meminfo(key) for key in ("Shmem", "MemAvailable")}
+    peak, done = {"Shmem": 0, "MemAvailable": 0}, threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak["Shmem"] = max(peak["Shmem"], _meminfo("Shmem") - base["Shmem"])
+            peak["MemAvailable"] = max(peak["MemAvailable"], base["MemAvailable"] - _meminfo("MemAvailable"))
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        res = _run(code, timeout=4.0)
+    finally:
+        done.set()
+        watcher.join()
+    assert res.status == "failed" and "memfd=0 pipes=" in res.detail, res  # memfd_create refused outright
+    pipes = int(res.detail.split("pipes=")[1].split()[0])
+    assert pipes < 64, res  # a low open-file limit: a few pipes of at most 1 MiB each
+    assert peak["Shmem"] < 128 << 20, peak
+    _assert_still_works()
+
+
 def test_no_network_not_even_to_localhost():
     # the sandbox has its own network namespace: this machine's 127.0.0.1 is not reachable
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,43 @@ def test_bad_overrides_are_refused_naming_the_key(overrides, needle):
     assert needle in str(info.value) or needle in str(info.value.__cause__)
 
 
+def test_sweep_check_reaches_every_combination():
+    """A bad value behind the first 256 combinations used to pass the check (the sweep's jobs then
+    failed one by one); every value of every key is checked, and the check stays quick."""
+    start = time.monotonic()
+    with pytest.raises(ConfigError) as info:
+        check(["dp.epsilon=4,-1", "seed=range(0,300)"])
+    assert info.value.key == "dp.epsilon" and "got -1" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        check(["seed=range(0,300)", "dp.epsilon=4,-1"])  # the bad value last in the product's order
+    assert info.value.key == "dp.epsilon"
+    with pytest.raises(Exception) as info:
+        check(["seed=range(0,300)", "dp.epsilon=4,abc"])  # a wrong type too
+    assert "dp.epsilon" in str(info.value) and "abc" in str(info.value)
+    assert time.monotonic() - start < 60  # not 600 compositions
+
+
+def test_sweep_check_combines_the_keys_that_interact():
+    # eval.pass_k=[1,5] is fine for the QA tasks and needs eval.code_samples >= 5 for code: only the
+    # combination (task=code, pass_k=[1,5], code_samples=1) is wrong, and it is not the first
+    with pytest.raises(ConfigError) as info:
+        check(["task=medical,code", "eval.pass_k=[1],[1,5]", "eval.code_samples=5,1", "seed=range(0,50)"])
+    assert info.value.key == "eval.pass_k"
+    check(["task=medical,code", "eval.pass_k=[1],[1,5]", "eval.code_samples=5,6", "seed=range(0,50)"])
+    # a method's keys depend on the method: method.k is a key of icl, not of rewardds
+    with pytest.raises(ConfigError):
+        check(["method=icl,rewardds", "method.k=2,3"])
+
+
+def test_sweep_with_a_bad_value_far_down_exits_2_before_any_job(tmp_path):
+    res = run_cli("-m", "experiment=smoke", "dp.epsilon=4,-1", "seed=range(0,300)", f"hydra.sweep.dir={tmp_path}/sweep",
+                  f"cache.dir={tmp_path}/cache")
+    assert res.returncode == 2, res.stderr[-2000:]
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert errors == ["error: config key 'dp.epsilon': must be > 0, got -1.0"], res.stderr[-2000:]
+    assert not (tmp_path / "sweep").exists() and not (tmp_path / "cache").exists()
+
+
 def run_cli(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "run.py", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
@@ -92,6 +130,20 @@ def test_cli_prints_one_line_error_and_exits_nonzero(args, needle, tmp_path):
     assert len(errors) == 1, res.stderr[-2000:]
     assert needle in errors[0]
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("args,line", [
+    (["dp.epsilonn=3"], "error: config key 'dp.epsilonn': not in the schema (rewardds/config.py); did you mean dp.epsilon?"),
+    (["method.k=3"], "error: config key 'method.k': not a key of method rewardds (conf/method/rewardds.yaml)"),
+    (["-m", "method=icl,rewardds", "method.k=2"],
+     "error: config key 'method.k': not a key of method rewardds (conf/method/rewardds.yaml)"),
+])
+def test_a_key_that_is_not_there_is_refused_without_hydras_plus_advice(args, line, tmp_path):
+    # Hydra's own line said "To append to your config use +dp.epsilonn=3", which the project refuses
+    res = run_cli(*args, f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/sweep", f"cache.dir={tmp_path}/cache")
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert [ln for ln in res.stderr.splitlines() if ln.startswith("error:")] == [line], res.stderr[-2000:]
+    assert "+" not in res.stderr
 
 
 def test_cli_reports_malformed_json_line(tmp_path):

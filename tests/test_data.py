@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -340,6 +342,58 @@ def test_public_dir(tmp_path):
         load_task_data(task_cfg("medical", dir=str(d), public_dir=str(tmp_path / "nothing")))
 
 
+def test_unreadable_file_is_one_error_naming_it(tmp_path):
+    # EIO: /proc/self/mem is a regular file whose first page (address 0) cannot be read
+    d = _rewardds_dir(tmp_path)
+    (d / "train.json").unlink()
+    (d / "train.json").symlink_to("/proc/self/mem")
+    with pytest.raises(DataError) as info:
+        load_task_data(task_cfg("medical", dir=str(d)))
+    assert str(info.value) == f"{d / 'train.json'}: cannot be read (Input/output error)"
+
+
+def test_file_without_read_permission_is_one_error_naming_it():
+    # root reads every file: the loader runs as nobody in a forked child, on a file only root may read
+    folder = Path(tempfile.mkdtemp(prefix="rewardds-perm-"))
+    try:
+        folder.chmod(0o755)
+        path = folder / "train.json"
+        write_lines(path, [MED])
+        path.chmod(0o000)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: drop to nobody, load, report the outcome on the pipe
+            try:
+                os.close(read_end)
+                os.setgid(65534)
+                os.setuid(65534)
+                try:
+                    load_records(path, "medical")
+                    out = "loaded"
+                except DataError as exc:
+                    out = "DataError " + str(exc)
+                except BaseException as exc:  # noqa: BLE001 - what the parent asserts on
+                    out = type(exc).__name__
+                os.write(write_end, out.encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as fh:
+            out = fh.read().decode()
+        os.waitpid(pid, 0)
+        assert out == f"DataError {path}: cannot be read (Permission denied)"
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_data_dir_that_is_a_file_is_named_as_such(tmp_path):
+    f = tmp_path / "train.json"
+    write_lines(f, [MED])
+    with pytest.raises(DataError) as info:
+        load_task_data(task_cfg("medical", dir=str(f)))
+    assert str(info.value) == f"{f}: is a file, not a folder (task.data.dir names the folder of train.json)"
+
+
 # ---------------------------------------------------------------- subsampling
 
 
@@ -358,9 +412,9 @@ def test_subsampling_is_seeded_and_ordered(tmp_path):
     assert a.extra["full_sizes"]["private"] == 50
     big = load_task_data(task_cfg("medical", dir=str(d), max_train=500))
     assert big.private == full.private
-    assert load_task_data(task_cfg("medical", dir=str(d), max_train=0)).private == []
-    with pytest.raises(ConfigError, match="task.data.max_train"):
-        load_task_data(task_cfg("medical", dir=str(d), max_train=-1))
+    for bad in (0, -1):  # 0 records of a split is refused like a negative size
+        with pytest.raises(ConfigError, match="task.data.max_train"):
+            load_task_data(task_cfg("medical", dir=str(d), max_train=bad))
 
 
 # ------------------------------------------------------------------ HF format

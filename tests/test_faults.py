@@ -95,6 +95,42 @@ def test_bad_model_folder_is_one_error_line_naming_key_and_file(good_model, tmp_
     assert (tmp_path / "run" / "error.txt").read_text().strip() == line[len("error: "):]
 
 
+# --------------------------------------------------------------------------- zero sizes
+
+
+@pytest.mark.parametrize("key", ["task.data.max_train", "task.data.max_public", "task.data.max_test", "eval.max_test"])
+def test_zero_size_is_one_error_line_before_any_work(tmp_path, key):
+    """0 records of a split is never meant: it used to divide by zero in the privacy plan (max_train),
+    break the DataLoader (max_public), or finish with n=0 metrics and a release (the test sizes)."""
+    res = run_cli("experiment=smoke", f"{key}=0", f"hydra.run.dir={tmp_path}/run", f"cache.dir={tmp_path}/cache")
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert one_error_line(res) == f"error: config key '{key}': must be > 0, got 0"
+    assert not (tmp_path / "run" / "metrics.json").exists() and not (tmp_path / "run" / "release").exists()
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())  # nothing ran
+
+
+# --------------------------------------------------------------------------- unreadable data
+
+
+@pytest.mark.parametrize("fault", ["eio", "a_file"])
+def test_unreadable_data_is_one_error_line_naming_the_file(tmp_path, fault):
+    d = tmp_path / "data"
+    d.mkdir()
+    record = '{"instruction": "i", "input": "a question here", "output": "an answer here"}\n'
+    (d / "dev.json").write_text(record)
+    if fault == "eio":  # a regular file whose read fails with EIO (its first page is unmapped)
+        (d / "train.json").symlink_to("/proc/self/mem")
+        where, expected = d, f"error: {d / 'train.json'}: cannot be read (Input/output error)"
+    else:
+        where = d / "dev.json"
+        expected = f"error: {where}: is a file, not a folder (task.data.dir names the folder of train.json)"
+    res = run_cli("experiment=smoke", f"task.data.dir={where}", f"hydra.run.dir={tmp_path}/run",
+                  f"cache.dir={tmp_path}/cache")
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert one_error_line(res) == expected
+    assert (tmp_path / "run" / "error.txt").read_text().strip() == expected[len("error: "):]
+
+
 # --------------------------------------------------------------------------- SIGTERM / SIGINT
 
 RESUME_HINT = "the next run with the same config resumes from the last completed stage"
@@ -115,11 +151,13 @@ def cache(tmp_path_factory) -> Path:
 class Run:
     """``run.py experiment=smoke`` in the background, its stdout and stderr in files to poll."""
 
-    def __init__(self, run_dir: Path, cache: Path, extra=()):
+    def __init__(self, run_dir: Path, cache: Path, extra=(), bars: bool = False):
         self.run_dir = run_dir
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         self.out, self.err = run_dir.parent / f"{run_dir.name}.out", run_dir.parent / f"{run_dir.name}.err"
         env = dict(os.environ, REWARDDS_NO_BAR="1", WANDB_MODE="offline")
+        if bars:  # progress bars drawn as on a terminal, into the files
+            env.pop("REWARDDS_NO_BAR")
         with open(self.out, "w") as out, open(self.err, "w") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "run.py", "experiment=smoke", f"hydra.run.dir={run_dir}", f"cache.dir={cache}",
@@ -135,9 +173,12 @@ class Run:
             assert time.monotonic() < deadline, f"no {needles} after {timeout} s:\n{self.log()[-3000:]}"
             time.sleep(0.1)
 
-    def interrupt(self, sig: int, settle: float = 2.0) -> subprocess.CompletedProcess:
+    def interrupt(self, sig: int, settle: float = 2.0, times: int = 1, gap: float = 0.01) -> subprocess.CompletedProcess:
         time.sleep(settle)  # well inside the stage's loop (Lightning's fit, the sampler)
-        self.proc.send_signal(sig)
+        for i in range(times):  # Ctrl-C pressed again while the first one unwinds
+            if i:
+                time.sleep(gap)
+            self.proc.send_signal(sig)
         try:
             self.proc.wait(timeout=120)
         finally:
@@ -192,6 +233,27 @@ def test_sigint_during_sampling_exits_130_without_traceback(cache, tmp_path):
     run.wait_for("[queries] running")
     assert_interrupted(run.interrupt(signal.SIGINT), run.run_dir, signal.SIGINT, "queries")
     assert stage_hits(run.run_dir) == {"base_model": True, "gen_proxy": True, "reward_proxy": True}
+
+
+def test_double_sigint_still_names_the_stage_and_writes_error_txt(cache, tmp_path):
+    # the second Ctrl-C, 10 ms after the first, used to interrupt the first one's handling: "before the
+    # run started", no error.txt
+    run = Run(tmp_path / "run", cache, LONG_TRAINING)
+    run.wait_for("[gen_proxy] running", "gen_proxy: 32 records")
+    assert_interrupted(run.interrupt(signal.SIGINT, times=2), run.run_dir, signal.SIGINT, "gen_proxy")
+
+
+def test_interruption_line_starts_a_line_after_a_progress_bar(cache, tmp_path):
+    # the sampler's bar ends in "\r" (cleared, not closed with a newline): the error line was glued to
+    # it, and `grep '^error:'` on the job's log missed it
+    run = Run(tmp_path / "run", cache, LONG_SAMPLING, bars=True)
+    run.wait_for("[queries] running")
+    res = run.interrupt(signal.SIGINT, settle=3.0)
+    assert res.returncode == 130, res.stderr[-3000:]
+    raw = run.err.read_bytes().decode()  # as written: read_text() would turn each "\r" into a newline
+    assert "\r" in raw  # a bar was drawn
+    lines = [ln for ln in raw.split("\n") if ln.startswith("error:")]  # what grep '^error:' sees
+    assert lines == [f"error: interrupted by SIGINT during stage 'queries'; {RESUME_HINT}"], repr(raw[-500:])
 
 
 # --------------------------------------------------------------------------- unwritable folders

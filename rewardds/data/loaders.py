@@ -80,6 +80,8 @@ def load_records(path, task: str, fmt: str = "auto") -> list[Record]:
         rows = ds[split] if split is not None else ds
         return _hf_records(rows, task, f"{path}[{split}]" if split else str(path), split or "train")
     path = Path(path)
+    if path.is_dir():
+        raise DataError(path, "is a folder, not a file")
     if not path.is_file():
         raise DataError(path, "file not found")
     return _to_records(_iter_rows(path, fmt), task, path, path.stem)
@@ -101,8 +103,8 @@ def load_task_data(task_cfg) -> TaskData:
     limits = {}
     for split, key in (("public", "max_public"), ("private", "max_train"), ("test", "max_test")):
         v = _cfg(data, key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-            raise ConfigError(f"task.data.{key}", f"must be an integer >= 0 or null, got {v!r}")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):  # 0 records: never meant
+            raise ConfigError(f"task.data.{key}", f"must be an integer > 0 or null, got {v!r}")
         limits[split] = v
 
     data_dir = _cfg(data, "dir")
@@ -128,6 +130,8 @@ def load_task_data(task_cfg) -> TaskData:
         private_source = f"demo:{name}"
     else:
         d = Path(str(data_dir)).expanduser()
+        if d.exists() and not d.is_dir():
+            raise DataError(d, "is a file, not a folder (task.data.dir names the folder of train.json)")
         if not d.is_dir():
             raise DataError(d, "data directory not found")
         train_file = _first_existing(d, _TRAIN_FILES)
@@ -269,9 +273,13 @@ def subsample(records: list, k: int | None, seed: int, salt: str = "") -> list:
 def _iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict]]:
     """(line number, object) for each record of a JSON-lines or JSON-array file."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
+    except OSError as exc:  # permission, EIO, a file gone since the check: the file's problem, not a bug
+        raise DataError(path, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise DataError(path, "not valid UTF-8 text", line=line) from None
     first = next((c for c in text if not c.isspace()), "")
     if fmt != "jsonl" and first == "[":

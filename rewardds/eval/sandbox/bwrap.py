@@ -48,11 +48,20 @@ def _program_binds() -> list[tuple[str, str]]:
 # forbid them), and none of the kernel interfaces that keep being the way
 # into kernel bugs.  clone3 answers ENOSYS (its flags cannot be inspected; glibc
 # falls back to clone).  A foreign system-call ABI (i386, x32) kills the process.
+# Memory that RLIMIT_AS does not count is refused too: memfd pages (one sample
+# held 2.4 GiB of Shmem through memfd_create + write), memfd_secret, and the
+# SysV / POSIX IPC objects (segments, message queues, semaphores) that outlive
+# the mapping or the descriptor; the standard library needs none of them here.
 _SECCOMP_ERRNO = {435: 38,  # clone3 -> ENOSYS
                   308: 1,  # setns
                   425: 1, 426: 1, 427: 1,  # io_uring_setup/enter/register
                   323: 1, 321: 1, 298: 1,  # userfaultfd, bpf, perf_event_open
-                  248: 1, 249: 1, 250: 1}  # add_key, request_key, keyctl
+                  248: 1, 249: 1, 250: 1,  # add_key, request_key, keyctl
+                  319: 1, 447: 1,  # memfd_create, memfd_secret
+                  29: 1, 30: 1, 31: 1, 67: 1,  # shmget, shmat, shmctl, shmdt
+                  64: 1, 65: 1, 66: 1, 220: 1,  # semget, semop, semctl, semtimedop
+                  68: 1, 69: 1, 70: 1, 71: 1,  # msgget, msgsnd, msgrcv, msgctl
+                  240: 1, 241: 1, 242: 1, 243: 1, 244: 1, 245: 1}  # mq_open ... mq_getsetattr
 _SECCOMP_NO_NEWUSER = (56, 272)  # clone, unshare: flags in the first argument
 _CLONE_NEWUSER = 0x10000000
 

@@ -8,6 +8,9 @@ import os
 
 SANDBOX_UID = 65534  # nobody: the sandbox's uid and gid
 FSIZE_LIMIT = 16 * 2**20  # largest file the sandboxed code may write (bytes)
+# open descriptors: each pipe (up to 1 MiB of buffer), socket or epoll set is kernel memory outside
+# RLIMIT_AS; 2000 pipes held 185 MiB. Python and the harness need a dozen.
+NOFILE_LIMIT = 64
 
 
 def confine(memory_bytes, cpu_seconds):
@@ -30,7 +33,9 @@ def confine(memory_bytes, cpu_seconds):
                             (resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1),
                             (resource.RLIMIT_FSIZE, FSIZE_LIMIT, FSIZE_LIMIT),
                             (resource.RLIMIT_CORE, 0, 0),
-                            (resource.RLIMIT_NPROC, 0, 0)):
+                            (resource.RLIMIT_NPROC, 0, 0),
+                            (resource.RLIMIT_NOFILE, NOFILE_LIMIT, NOFILE_LIMIT),
+                            (resource.RLIMIT_MSGQUEUE, 0, 0)):
         cur_hard = resource.getrlimit(res)[1]
         if cur_hard != resource.RLIM_INFINITY:
             hard = min(hard, cur_hard)
