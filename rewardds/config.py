@@ -161,10 +161,13 @@ class FilterConfig:
 
 @dataclass
 class RefineConfig:
-    rounds: int = 2  # total rounds K (round 1 is plain filtering)
+    rounds: int = 2  # total rounds K (round 1 is plain filtering; the paper: 3)
     n: int = 4  # rewrites per item (the paper: 6)
-    ratio: float = 1.0  # a rewrite joins the pool when reward >= ratio * tau
-    temperature: float = 1.0
+    # all (the reference): every synthetic question is critiqued and rewritten, so a question the filter
+    # dropped can join the pool; pool: only what the last round added (cheaper, 1/k of the work)
+    scope: str = "all"
+    ratio: float = 1.0  # a rewrite joins the pool when ratio * reward >= tau (the reference's ratio_to_first)
+    temperature: float = 1.0  # critiques and rewrites are sampled (the reference: T 1.0, top_p 0.7)
     top_p: float = 0.7
     critique_max_new_tokens: int = 32
     rewrite_max_new_tokens: int = 160
@@ -353,6 +356,7 @@ _CHOICES = {
     "dp.grad_sample_mode": ("hooks", "functorch", "ghost"),
     "privacy.mode": ("strict", "paper"),
     "filter.name": ("reward_guided", "random", "none"),
+    "refine.scope": ("all", "pool"),
     "sampler.backend": ("hf", "vllm"),
     "logger.backend": ("csv", "tensorboard", "wandb"),
     "logger.mode": ("offline", "online", "disabled"),

@@ -47,14 +47,22 @@ def fuse(rewards, ppls, alpha: float) -> tuple[int, int, np.ndarray]:
     return int(np.argmax(s)), int(np.argmin(s)), s
 
 
-def select(scored: list[dict], alpha: float, keep_ratio: float) -> list[dict]:
-    """Chosen/rejected per question, then the top ``keep_ratio`` questions by chosen reward."""
+def choose(scored: list[dict], alpha: float) -> list[dict]:
+    """Every question's chosen (fused argmax) and rejected (fused argmin) candidate, in question order:
+    what the filter ranks, and what refinement with ``refine.scope=all`` critiques and rewrites (the
+    reference's ``Revise_data_Epoch1``: every synthetic question, kept by the filter or not)."""
     items = []
     for q in scored:
         c, r, s = fuse(q["rewards"], q["ppls"], alpha)
         items.append({"id": q["id"], "question": q["question"], "chosen": q["candidates"][c],
                       "rejected": q["candidates"][r], "reward": q["rewards"][c], "rejected_reward": q["rewards"][r],
                       "ppl": q["ppls"][c], "fused": float(s[c])})
+    return items
+
+
+def select(scored: list[dict], alpha: float, keep_ratio: float) -> list[dict]:
+    """Chosen/rejected per question, then the top ``keep_ratio`` questions by chosen reward."""
+    items = choose(scored, alpha)
     keep = keep_count(len(items), keep_ratio)
     items.sort(key=lambda it: -it["reward"])  # stable: ties keep question order
     return items[:keep]
