@@ -233,18 +233,23 @@ class RewardConfig:
     temperature: float = 1.0
     top_p: float = 0.9
     tau: float = 10.0  # s = exp(-PPL / tau)
+    ppl_on: str = "cot"  # cot (the reference): PPL of the chain of thought alone | judgement: of it given its prompt
     threshold: float = 0.5  # strong vs weak accept / reject
+    # score (the reference): pairs right-verdict over wrong-verdict judgements, gap |s+ - s-|; level: any two
+    # judgements whose levels differ, gap = level difference
+    gap: str = "score"
     weight_a: float = 1.0  # w = log(1 + exp(a * gap))
     beta: float = 0.1  # DPO temperature
     max_pairs: int = 16  # DPO pairs per record at most
-    cot_max_new_tokens: int = 32  # the judge's reasoning
-    answer_words: int = 48  # each answer is shortened to this many words in a judge prompt
+    cot_max_new_tokens: int = 32  # the judge's reasoning (the reference: 512; a CPU-sized default)
+    answer_words: Optional[int] = 48  # answers shortened to this many words in a judge prompt; None: whole (the reference)
     max_length: int = 256  # judge sequence length (prompt + judgement)
     sft: JudgeTrainConfig = field(default_factory=JudgeTrainConfig)
     dpo: JudgeTrainConfig = field(default_factory=JudgeTrainConfig)
 
 
-_REWARD_CHOICES = {"reward.name": ("bt", "gfriend"), "reward.judgements": ("bootstrap", "public")}
+_REWARD_CHOICES = {"reward.name": ("bt", "gfriend"), "reward.judgements": ("bootstrap", "public"),
+                   "reward.ppl_on": ("cot", "judgement"), "reward.gap": ("score", "level")}
 _REWARD_RANGES = {
     **dict.fromkeys(("reward.public_records", "reward.bootstrap_samples", "reward.samples", "reward.tau",
                      "reward.beta", "reward.max_pairs", "reward.cot_max_new_tokens", "reward.answer_words",
@@ -262,7 +267,7 @@ def validate_reward(cfg: DictConfig) -> None:
             raise ConfigError(key, f"got {_get(cfg, key)!r}, expected one of {', '.join(allowed)}")
     for key, interval in _REWARD_RANGES.items():
         v = _get(cfg, key)
-        if not _in_interval(v, interval):
+        if v is not None and not _in_interval(v, interval):
             raise ConfigError(key, f"must be {_describe(interval)}, got {v}")
     if cfg.reward.name == "gfriend" and cfg.privacy.nondp_proxy_pairs:
         raise ConfigError("privacy.nondp_proxy_pairs", "reward=gfriend builds its pairs from the DP proxy only")
