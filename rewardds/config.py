@@ -122,7 +122,16 @@ class DPConfig:
 class PrivacyConfig:
     mode: str = "strict"  # strict | paper
     public_examples: int = 2  # example questions per query prompt (strict: from the public pool)
+    # RewardDS's query prompts: auto (public in strict mode, private records in paper mode: the reference form)
+    # | public | private (paper mode only: private text in a prompt, no formal guarantee)
+    example_source: str = "auto"
     nondp_proxy_pairs: bool = False  # paper mode only: pairs from a NON-private proxy
+    # release (default): dp.epsilon bounds the whole release, every DP component composed. per_model (paper
+    # mode only): dp.epsilon bounds each component alone, as RewardDS / KnowledgeSG report epsilon; privacy.json
+    # still gives the composed total as the guarantee, the per-model figures beside it (paper_style)
+    budget: str = "release"
+    # default: dp.delta, else min(1e-5, 1/(10 N)). one_over_n (paper mode only, dp.delta unset): KnowledgeSG's 1/N
+    delta_rule: str = "default"
 
 
 @dataclass
@@ -360,6 +369,9 @@ _CHOICES = {
     "dp.accountant": ("prv", "rdp"),
     "dp.grad_sample_mode": ("hooks", "functorch", "ghost"),
     "privacy.mode": ("strict", "paper"),
+    "privacy.budget": ("release", "per_model"),
+    "privacy.example_source": ("auto", "public", "private"),
+    "privacy.delta_rule": ("default", "one_over_n"),
     "filter.name": ("reward_guided", "random", "none"),
     "refine.scope": ("all", "pool"),
     "sampler.backend": ("hf", "vllm"),
@@ -454,6 +466,18 @@ def validate(cfg: DictConfig) -> None:
     split = dict(cfg.dp.split or {})  # its keys are checked against the method's DP components (pipeline)
     if not all(_in_interval(v, _POSITIVE) for v in split.values()):
         raise ConfigError("dp.split", "every share must be > 0 and finite")
+    if cfg.privacy.mode == "strict" and cfg.privacy.example_source == "private":
+        raise ConfigError("privacy.example_source", "private records in server-side prompts void the guarantee; "
+                          "only privacy.mode=paper allows them")
+    if cfg.privacy.mode == "strict" and cfg.privacy.budget == "per_model":
+        raise ConfigError("privacy.budget", "per_model bounds each DP component alone, not the release; only "
+                          "privacy.mode=paper allows it (privacy.json then still reports the composed total)")
+    if cfg.privacy.delta_rule == "one_over_n" and (cfg.privacy.mode == "strict" or cfg.dp.delta is not None):
+        raise ConfigError("privacy.delta_rule", "one_over_n (delta = 1/N, KnowledgeSG's) needs privacy.mode=paper "
+                          "and dp.delta unset")
+    if cfg.privacy.budget == "per_model" and cfg.dp.split:
+        raise ConfigError("dp.split", "shares split one release budget; privacy.budget=per_model gives each "
+                          "component the whole dp.epsilon")
     if cfg.privacy.mode == "strict" and cfg.privacy.nondp_proxy_pairs:
         raise ConfigError(
             "privacy.nondp_proxy_pairs",

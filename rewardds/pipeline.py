@@ -204,7 +204,8 @@ def result_summary(metrics: dict, privacy: dict, run_dir: Path) -> str:
     total = privacy["total"]
     if privacy["formal_guarantee"]:
         lines.append(f"   privacy: ({total['epsilon']:.4g}, {total['delta']:.3g})-DP for everything released "
-                     f"(budget {privacy['budget']['epsilon']:g})")
+                     f"(budget {privacy['budget']['epsilon']:g}"
+                     + (" per model, privacy.budget=per_model" if privacy.get("paper_style") else "") + ")")
     else:
         lines.append(f"   privacy: NO formal guarantee: {privacy.get('guarantee_note') or 'see privacy.json'}")
     lines.append(f"   release: {Path(run_dir) / 'release'} (what leaves the client; the rest is client-private)")

@@ -23,7 +23,8 @@ def build(cfg, method) -> Recipe:
         reward_steps, reward_name, reward_params = gfriend_steps(cfg)
     else:
         reward_steps, reward_name, reward_params = [bt_step(cfg, paper)], "reward_proxy", {}
-    source = "private" if paper else "public"
+    example_source = cfg.privacy.example_source
+    source = example_source if example_source != "auto" else ("private" if paper else "public")
     touches, why = examples_touch(source, "server-side synthesis prompts (privacy.mode=paper)")
     queries = Step(
         "queries", QUESTIONS,
