@@ -122,7 +122,16 @@ class DPConfig:
 class PrivacyConfig:
     mode: str = "strict"  # strict | paper
     public_examples: int = 2  # example questions per query prompt (strict: from the public pool)
+    # RewardDS's query prompts: auto (public in strict mode, private records in paper mode: the reference form)
+    # | public | private (paper mode only: private text in a prompt, no formal guarantee)
+    example_source: str = "auto"
     nondp_proxy_pairs: bool = False  # paper mode only: pairs from a NON-private proxy
+    # release (default): dp.epsilon bounds the whole release, every DP component composed. per_model (paper
+    # mode only): dp.epsilon bounds each component alone, as RewardDS / KnowledgeSG report epsilon; privacy.json
+    # still gives the composed total as the guarantee, the per-model figures beside it (paper_style)
+    budget: str = "release"
+    # default: dp.delta, else min(1e-5, 1/(10 N)). one_over_n (paper mode only, dp.delta unset): KnowledgeSG's 1/N
+    delta_rule: str = "default"
 
 
 @dataclass
@@ -161,10 +170,13 @@ class FilterConfig:
 
 @dataclass
 class RefineConfig:
-    rounds: int = 2  # total rounds K (round 1 is plain filtering)
+    rounds: int = 2  # total rounds K (round 1 is plain filtering; the paper: 3)
     n: int = 4  # rewrites per item (the paper: 6)
-    ratio: float = 1.0  # a rewrite joins the pool when reward >= ratio * tau
-    temperature: float = 1.0
+    # all (the reference): every synthetic question is critiqued and rewritten, so a question the filter
+    # dropped can join the pool; pool: only what the last round added (cheaper, 1/k of the work)
+    scope: str = "all"
+    ratio: float = 1.0  # a rewrite joins the pool when ratio * reward >= tau (the reference's ratio_to_first)
+    temperature: float = 1.0  # critiques and rewrites are sampled (the reference: T 1.0, top_p 0.7)
     top_p: float = 0.7
     critique_max_new_tokens: int = 32
     rewrite_max_new_tokens: int = 160
@@ -230,18 +242,23 @@ class RewardConfig:
     temperature: float = 1.0
     top_p: float = 0.9
     tau: float = 10.0  # s = exp(-PPL / tau)
+    ppl_on: str = "cot"  # cot (the reference): PPL of the chain of thought alone | judgement: of it given its prompt
     threshold: float = 0.5  # strong vs weak accept / reject
+    # score (the reference): pairs right-verdict over wrong-verdict judgements, gap |s+ - s-|; level: any two
+    # judgements whose levels differ, gap = level difference
+    gap: str = "score"
     weight_a: float = 1.0  # w = log(1 + exp(a * gap))
     beta: float = 0.1  # DPO temperature
     max_pairs: int = 16  # DPO pairs per record at most
-    cot_max_new_tokens: int = 32  # the judge's reasoning
-    answer_words: int = 48  # each answer is shortened to this many words in a judge prompt
+    cot_max_new_tokens: int = 32  # the judge's reasoning (the reference: 512; a CPU-sized default)
+    answer_words: Optional[int] = 48  # answers shortened to this many words in a judge prompt; None: whole (the reference)
     max_length: int = 256  # judge sequence length (prompt + judgement)
     sft: JudgeTrainConfig = field(default_factory=JudgeTrainConfig)
     dpo: JudgeTrainConfig = field(default_factory=JudgeTrainConfig)
 
 
-_REWARD_CHOICES = {"reward.name": ("bt", "gfriend"), "reward.judgements": ("bootstrap", "public")}
+_REWARD_CHOICES = {"reward.name": ("bt", "gfriend"), "reward.judgements": ("bootstrap", "public"),
+                   "reward.ppl_on": ("cot", "judgement"), "reward.gap": ("score", "level")}
 _REWARD_RANGES = {
     **dict.fromkeys(("reward.public_records", "reward.bootstrap_samples", "reward.samples", "reward.tau",
                      "reward.beta", "reward.max_pairs", "reward.cot_max_new_tokens", "reward.answer_words",
@@ -259,7 +276,7 @@ def validate_reward(cfg: DictConfig) -> None:
             raise ConfigError(key, f"got {_get(cfg, key)!r}, expected one of {', '.join(allowed)}")
     for key, interval in _REWARD_RANGES.items():
         v = _get(cfg, key)
-        if not _in_interval(v, interval):
+        if v is not None and not _in_interval(v, interval):
             raise ConfigError(key, f"must be {_describe(interval)}, got {v}")
     if cfg.reward.name == "gfriend" and cfg.privacy.nondp_proxy_pairs:
         raise ConfigError("privacy.nondp_proxy_pairs", "reward=gfriend builds its pairs from the DP proxy only")
@@ -352,7 +369,11 @@ _CHOICES = {
     "dp.accountant": ("prv", "rdp"),
     "dp.grad_sample_mode": ("hooks", "functorch", "ghost"),
     "privacy.mode": ("strict", "paper"),
+    "privacy.budget": ("release", "per_model"),
+    "privacy.example_source": ("auto", "public", "private"),
+    "privacy.delta_rule": ("default", "one_over_n"),
     "filter.name": ("reward_guided", "random", "none"),
+    "refine.scope": ("all", "pool"),
     "sampler.backend": ("hf", "vllm"),
     "logger.backend": ("csv", "tensorboard", "wandb"),
     "logger.mode": ("offline", "online", "disabled"),
@@ -480,6 +501,18 @@ def validate(cfg: DictConfig) -> None:
     split = dict(cfg.dp.split or {})  # its keys are checked against the method's DP components (pipeline)
     if not all(_in_interval(v, _POSITIVE) for v in split.values()):
         raise ConfigError("dp.split", "every share must be > 0 and finite")
+    if cfg.privacy.mode == "strict" and cfg.privacy.example_source == "private":
+        raise ConfigError("privacy.example_source", "private records in server-side prompts void the guarantee; "
+                          "only privacy.mode=paper allows them")
+    if cfg.privacy.mode == "strict" and cfg.privacy.budget == "per_model":
+        raise ConfigError("privacy.budget", "per_model bounds each DP component alone, not the release; only "
+                          "privacy.mode=paper allows it (privacy.json then still reports the composed total)")
+    if cfg.privacy.delta_rule == "one_over_n" and (cfg.privacy.mode == "strict" or cfg.dp.delta is not None):
+        raise ConfigError("privacy.delta_rule", "one_over_n (delta = 1/N, KnowledgeSG's) needs privacy.mode=paper "
+                          "and dp.delta unset")
+    if cfg.privacy.budget == "per_model" and cfg.dp.split:
+        raise ConfigError("dp.split", "shares split one release budget; privacy.budget=per_model gives each "
+                          "component the whole dp.epsilon")
     if cfg.privacy.mode == "strict" and cfg.privacy.nondp_proxy_pairs:
         raise ConfigError(
             "privacy.nondp_proxy_pairs",

@@ -24,7 +24,8 @@ import numpy as np
 
 from rewardds.eval.metrics import sentence_bleu
 
-__all__ = ["keep_count", "random_select", "length_filter", "similarity_dedup", "ifd_filter"]
+__all__ = ["keep_count", "random_select", "length_filter", "similarity_dedup", "prompt_dedup", "pair_tfidf_cosine",
+           "ifd_filter"]
 
 
 def keep_count(n: int, keep_ratio: float) -> int:
@@ -205,29 +206,74 @@ def similarity_dedup(items: list[dict], references: Sequence[str], threshold: fl
     return kept, _summary(len(items), kept, near_reference=near_ref, near_duplicate=near_dup)
 
 
+def pair_tfidf_cosine(text: str, other: str) -> float:
+    """TF-IDF cosine of two texts in a space fitted on just those two (KnowledgeSG's
+    ``calculate_similarity``): scikit-learn ``TfidfVectorizer`` defaults, so a word both texts share
+    weighs 1 and a word of one of them 1 + ln(3/2). ``nan`` when the pair has no word token (the
+    vectorizer has no vocabulary)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    try:
+        m = TfidfVectorizer().fit_transform([text, other])  # rows are L2-normalised
+    except ValueError:
+        return float("nan")
+    return float((m[0] @ m[1].T).toarray()[0, 0])
+
+
+def prompt_dedup(items: list[dict], examples: Sequence[Sequence[str]], threshold: float = 0.52,
+                 field: str = "question") -> tuple[list[dict], dict]:
+    """KnowledgeSG's near-duplicate filter as its code runs it: item ``i`` is dropped when its
+    :func:`pair_tfidf_cosine` with any of ``examples[i]`` (the examples shown in the prompt that
+    produced it) exceeds ``threshold``, or cannot be computed (the reference's ``except`` branch
+    drops it too). Items are not compared with each other nor with examples of other prompts.
+
+    PRIVACY: as :func:`similarity_dedup`: with private examples the survivors depend on private
+    text; strict mode passes public examples only. Summary reason: ``near_example``.
+    """
+    if len(items) != len(examples):
+        raise ValueError(f"{len(items)} items but {len(examples)} example lists")
+    kept = []
+    for pos, (item, shown) in enumerate(zip(items, examples)):
+        text = _field_text(item, field, pos)
+        sims = [pair_tfidf_cosine(text, str(e)) for e in shown]
+        if not any(not math.isfinite(x) or x > threshold for x in sims):
+            kept.append(item)
+    return kept, _summary(len(items), kept, near_example=len(items) - len(kept))
+
+
 # --------------------------------------------------------------------------- IFD
 
 
+IFD_ORDERS = ("highest", "lowest")
+
+
 def ifd_filter(items: list[dict], ifd_scores: Sequence[float], keep_share: float,
-               max_ifd: float = 1.0) -> tuple[list[dict], dict]:
-    """KnowledgeSG's IFD ranking: drop misaligned pairs, keep the lowest-IFD share.
+               max_ifd: float = 1.0, order: str = "highest", max_kept: int | None = None) -> tuple[list[dict], dict]:
+    """KnowledgeSG's IFD ranking: drop misaligned pairs, keep a share of the rest by IFD.
 
     ``ifd_scores[i]`` is item ``i``'s IFD (:func:`rewardds.eval.ifd.ifd_scores`:
     mean answer NLL with the instruction over mean answer NLL without it).
     IFD >= ``max_ifd`` (1 by default) means the instruction does not help the
     model produce the answer at all: such pairs are misaligned and dropped, as
-    are pairs whose IFD is not a finite number.  Of the remaining pairs the
-    ``keep_share`` share with the LOWEST IFD is kept (the instruction explains
-    the answer best), counted like the other filters (:func:`keep_count` of the
-    remaining number; ties keep input order).  Kept items are copies in input
-    order with an added ``"ifd"`` field.
+    are pairs whose IFD is not a finite number. Of the remaining pairs the
+    ``keep_share`` share (:func:`keep_count` of the remaining number, at most
+    ``max_kept``) is kept: ``order="highest"`` keeps the highest IFD, as
+    KnowledgeSG's ``ifd_score.py`` (and Cherry LLM) do: the hardest pairs the
+    instruction still explains; ``"lowest"`` the easiest. Ties keep input order;
+    kept items are copies in input order with an added ``"ifd"`` field.
 
     Summary reasons: ``misaligned`` (IFD >= max_ifd or not finite) and
     ``ranked_out``.
     """
     if len(items) != len(ifd_scores):
         raise ValueError(f"{len(items)} items but {len(ifd_scores)} IFD scores")
+    if order not in IFD_ORDERS:
+        raise ValueError(f"order must be one of {IFD_ORDERS}, got {order!r}")
     aligned = [i for i, s in enumerate(ifd_scores) if math.isfinite(s) and s < max_ifd]
-    best = sorted(aligned, key=lambda i: ifd_scores[i])[: keep_count(len(aligned), keep_share)]
+    count = keep_count(len(aligned), keep_share)
+    if max_kept is not None:
+        count = min(count, max_kept)
+    sign = -1.0 if order == "highest" else 1.0
+    best = sorted(aligned, key=lambda i: sign * ifd_scores[i])[:count]
     kept = [dict(items[i], ifd=float(ifd_scores[i])) for i in sorted(best)]
     return kept, _summary(len(items), kept, misaligned=len(items) - len(aligned), ranked_out=len(aligned) - len(kept))

@@ -57,6 +57,7 @@ DEFERRED: dict[str, str] = {
     "datasets": "only loading a Hugging Face dataset needs it; slow to import",
     "scipy": "scipy.stats / special / linalg load slowly; only the audit statistics, accounting and FID need them",
     "sklearn": "slow to import; only TF-IDF dedup and PE's nearest neighbours need it",
+    "sentence_transformers": "only a PE embedder given as a local folder (method.embedder) needs it; slow to import",
     "mauve": "eval.similarity only, and it pulls in faiss",
     "faker": "only the optional name pools of rewardds.data.names need it; slow to import",
     "matplotlib": "only plotting a report needs it; slow to import",

@@ -27,6 +27,7 @@ from rewardds.privacy.plan import privacy_plan
 from rewardds.quiet import quiet
 from rewardds.recipes import Recipe, Step, Touch, build_recipe
 from rewardds.recipes import evals
+from rewardds.recipes.common import fine_tuned_model
 from rewardds.release import RELEASE, write_release
 from rewardds.stages.context import Context
 from rewardds.stages.gen_proxy import dp_key
@@ -115,7 +116,8 @@ def run(cfg: DictConfig) -> dict:
     ctx = _context(cfg, recipe, data, run_dir, cfg)
     runner, ledger, tracker = ctx.runner, ctx.ledger, ctx.tracker
     ledger.save(run_dir / "privacy.json")
-    metrics: dict = {"task": cfg.task.name, "method": recipe.method, "stages": {}, "eval": {}}
+    metrics: dict = {"task": cfg.task.name, "method": recipe.method, "fine_tuned_model": fine_tuned_model(cfg, recipe),
+                     "stages": {}, "eval": {}}
     item_files: dict[str, Path] = {}  # eval label -> its per-item scores
     try:
         for step in steps:
@@ -211,7 +213,8 @@ def result_summary(metrics: dict, privacy: dict, run_dir: Path) -> str:
     total = privacy["total"]
     if privacy["formal_guarantee"]:
         lines.append(f"   privacy: ({total['epsilon']:.4g}, {total['delta']:.3g})-DP for everything released "
-                     f"(budget {privacy['budget']['epsilon']:g})")
+                     f"(budget {privacy['budget']['epsilon']:g}"
+                     + (" per model, privacy.budget=per_model" if privacy.get("paper_style") else "") + ")")
     else:
         lines.append(f"   privacy: NO formal guarantee: {privacy.get('guarantee_note') or 'see privacy.json'}")
     lines.append(f"   release: {Path(run_dir) / 'release'} (what leaves the client; the rest is client-private)")

@@ -80,9 +80,20 @@ def guarantee_text(privacy: dict) -> str:
                 "so that the number of records N is the same, public, and stated below (the sample rate and the "
                 "steps are computed from it). It is the composition of every DP mechanism below "
                 f"({total['accountant']} accountant).{replace} Everything the server made from it is "
-                "post-processing and costs no further budget.")
+                "post-processing and costs no further budget." + paper_style_text(privacy))
     reason = privacy.get("guarantee_note") or "; ".join(n for n in privacy.get("notes", []) if "guarantee" in n)
     return f"This release has NO formal differential-privacy guarantee: {reason or 'see privacy.json'}."
+
+
+def paper_style_text(privacy: dict) -> str:
+    """With ``privacy.budget=per_model``: the papers' per-model figures, said to be beside the guarantee."""
+    ps = privacy.get("paper_style")
+    if not ps:
+        return ""
+    per = ", ".join(f"{n} {e:.4g}" for n, e in ps["epsilon_per_model"].items())
+    return (f" Per model, as the papers report epsilon (privacy.budget=per_model, each component calibrated to "
+            f"{ps['budget_per_model']:g} on its own): {per}, at delta {ps['delta']:.3g}; these figures are for "
+            "comparison with the papers' tables, the release's guarantee is the composed one above.")
 
 
 def write_release(run_dir: Path, privacy: dict, metrics: dict, files: dict[str, Path], client_stages: set[str]) -> Path:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from rewardds.eval.metrics import sentence_bleu
-from rewardds.filters import ifd_filter, keep_count, length_filter, random_select, similarity_dedup
+from rewardds.filters import (ifd_filter, keep_count, length_filter, pair_tfidf_cosine, prompt_dedup, random_select,
+                              similarity_dedup)
 from rewardds.stages.filtering import select
 from tests.test_filtering import make_scored
 
@@ -210,7 +211,7 @@ def test_similarity_dedup_refuses_an_unknown_method():
 def test_ifd_filter_drops_misaligned_then_keeps_lowest_share():
     items = items_of(list("abcdefg"))
     scores = [0.5, 1.0, 0.2, float("nan"), 1.3, 0.9, 0.2]
-    kept, summary = ifd_filter(items, scores, keep_share=0.5)
+    kept, summary = ifd_filter(items, scores, keep_share=0.5, order="lowest")
     # aligned (IFD < 1, finite): a 0.5, c 0.2, f 0.9, g 0.2 -> the lowest 2 of 4: c and g
     assert ids(kept) == ["i2", "i6"] and [it["ifd"] for it in kept] == [0.2, 0.2]
     assert summary == {"kept": 2, "dropped": 5, "misaligned": 3, "ranked_out": 2}
@@ -222,8 +223,45 @@ def test_ifd_filter_drops_misaligned_then_keeps_lowest_share():
 def test_ifd_filter_ties_keep_input_order_and_share_counts_like_select():
     items = items_of(list("abc"))
     assert ids(ifd_filter(items, [0.3, 0.3, 0.3], keep_share=1 / 3)[0]) == ["i0"]
-    assert ids(ifd_filter(items, [0.9, 0.1, 0.5], keep_share=0.01)[0]) == ["i1"]  # at least one
+    assert ids(ifd_filter(items, [0.9, 0.1, 0.5], keep_share=0.01, order="lowest")[0]) == ["i1"]  # at least one
     assert ifd_filter(items, [1.0, 2.0, float("inf")], keep_share=1.0)[0] == []
+
+
+def test_ifd_filter_keeps_the_highest_ifd_share_by_default_as_the_reference_code():
+    """KnowledgeSG's ifd_score.py sorts the aligned pairs by IFD and keeps the LAST sample_number:
+    the highest IFD below 1 (Cherry LLM's choice), not the lowest."""
+    items = items_of(list("abcdefg"))
+    scores = [0.5, 1.0, 0.2, float("nan"), 1.3, 0.9, 0.2]
+    kept, summary = ifd_filter(items, scores, keep_share=0.5)
+    assert ids(kept) == ["i0", "i5"] and summary["misaligned"] == 3 and summary["ranked_out"] == 2
+    assert ids(ifd_filter(items, scores, keep_share=1.0, max_kept=1)[0]) == ["i5"]  # the size cap
+    with pytest.raises(ValueError, match="order"):
+        ifd_filter(items, scores, keep_share=0.5, order="middle")
+
+
+def test_pair_tfidf_cosine_fits_the_space_on_the_two_texts_alone():
+    import math
+
+    assert pair_tfidf_cosine("fever and cough", "fever and cough") == pytest.approx(1.0)
+    assert pair_tfidf_cosine("fever cough", "stock bonds") == 0.0
+    # two shared words of weight 1, one word of weight 1 + ln 1.5 in the first text only
+    w = 1 + math.log(1.5)
+    assert pair_tfidf_cosine("fever cough night", "fever cough") == pytest.approx(2 / math.sqrt(2 + w * w) / math.sqrt(2))
+    assert math.isnan(pair_tfidf_cosine("a", "b"))  # no word token of 2+ characters
+
+
+def test_prompt_dedup_compares_each_item_with_its_own_prompts_examples_only():
+    """KnowledgeSG's code: an instruction is dropped when it is too close (> 0.52) to an example of
+    the prompt that produced it; near-copies of each other, or of another prompt's examples, stay."""
+    items = items_of(["what helps a fever and a cough at night", "what helps a fever and a cough at night",
+                      "how should I invest my savings", "a"])
+    examples = [["what helps a fever and a cough at night please"], ["how do bonds work"],
+                ["what helps a fever and a cough at night please"], ["b"]]
+    kept, summary = prompt_dedup(items, examples, threshold=0.52)
+    assert ids(kept) == ["i1", "i2"]  # i0: near its own example; i3: no word to compare (dropped, as there)
+    assert summary == {"kept": 2, "dropped": 2, "near_example": 2}
+    with pytest.raises(ValueError, match="example lists"):
+        prompt_dedup(items, examples[:2])
 
 
 def test_ifd_filter_refuses_mismatched_scores():

@@ -221,6 +221,52 @@ def test_dpo_pairs_never_cross_requests_or_questions():
     assert level_pairs([1, 1], 1.0) == []
 
 
+def test_mdpo_pairs_and_gap_as_the_reference():
+    """run_preference_refinement.py pairs every accepted judgement (right verdict, strong or weak) with
+    every rejected one (wrong verdict) and trainer_generative_dpo.py weighs a pair log(1 + exp(a |s+ - s-|)),
+    s the PPL scores: not the level gap, and no accept-accept or reject-reject pairs. Here inside one
+    request (the reference pairs across questions: a defect, method.md)."""
+    from rewardds.stages.gfriend import dpo_items as stage_dpo_items
+    from rewardds.training.dpo import score_pairs
+
+    judged = [(True, 0.9), (True, 0.2), (False, 0.8), (False, 0.1)]
+    got = score_pairs(judged, a=2.0)
+    assert [(i, j) for i, j, _ in got] == [(0, 2), (0, 3), (1, 2), (1, 3)]
+    for i, j, w in got:
+        assert w == pytest.approx(math.log(1 + math.exp(2.0 * abs(judged[i][1] - judged[j][1]))))
+    rc = SimpleNamespace(weight_a=1.0, max_pairs=100, gap="score")
+    # graded[record][request] = [(row, ref_logp, level, right verdict, score)]
+    graded = [[[({"t": "sa"}, -1.0, 3, True, 0.9), ({"t": "wa"}, -2.0, 2, True, 0.3),
+                ({"t": "sr"}, -3.0, 0, False, 0.7)]]]
+    items = stage_dpo_items(graded, rc, seeds=[0])[0]
+    assert sorted((p["w"]["t"], p["l"]["t"], round(p["weight"], 6)) for p in items) == sorted(
+        [("sa", "sr", round(dpo_weight(0.2, 1.0), 6)), ("wa", "sr", round(dpo_weight(0.4, 1.0), 6))])
+    levels = stage_dpo_items(graded, SimpleNamespace(weight_a=1.0, max_pairs=100, gap="level"), seeds=[0])[0]
+    assert len(levels) == 3  # the level form also pairs strong over weak accept
+
+
+def test_judgement_ppl_is_the_chain_of_thoughts_alone(tok):
+    """PPLScorer.compute_perplexity(cot): the reasoning tokenised on its own, no prompt, no verdict."""
+    from rewardds.reward.judgements import cot_ppl_score
+    from rewardds.stages.gfriend import cot_rows
+
+    model = tiny_llama(tok, seed=4).eval()
+    text = "Answer A covers the fever and the rest.\nverdict: A"
+    (r,) = cot_rows(tok, [text])
+    ids = tok("Answer A covers the fever and the rest.", add_special_tokens=False)["input_ids"]
+    assert r["input_ids"][1:] == ids and r["labels"] == [-100] + ids
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([r["input_ids"]])).logits[0].float()
+    nll = torch.nn.functional.cross_entropy(logits[:-1], torch.tensor(r["input_ids"][1:])).item()
+    (lp, n), = row_logprobs(model, [r], tok.pad_token_id)
+    assert n == len(ids) and -lp / n == pytest.approx(nll, rel=1e-5)
+    assert cot_ppl_score(-lp / n, 10.0) == pytest.approx(math.exp(-math.exp(nll) / 10.0))
+    prompt_side = row(tok, Q[0], A[0], text)  # the whole judgement given its prompt: another number
+    (lp2, n2), = row_logprobs(model, [prompt_side], tok.pad_token_id)
+    assert n2 > n and -lp2 / n2 != pytest.approx(nll, rel=1e-3)
+    assert cot_ppl_score(float("nan"), 10.0) == 0.0  # a judgement without reasoning
+
+
 # --------------------------------------------------------------------------- scoring
 
 
@@ -259,9 +305,11 @@ def step_digest(step) -> str:
 
 
 def test_reward_bt_is_the_default_and_keeps_todays_cache_keys():
-    """Digests of the reward_proxy, scores and refine@2 steps (kind, params, inputs, DP use) as they were
-    before the reward group existed: reward=bt must reuse every cached artefact."""
-    golden = {"reward_proxy": "686c6edbfce1a399", "scores": "ba45a2f4f47b2d7c", "refine@2": "cbf660dcb65ec93b"}
+    """Digests of the reward_proxy, scores and refine@2 steps (kind, params, inputs, DP use): reward=bt
+    and the default must be the same steps (the same cached artefacts). Updated on purpose when a step
+    itself changes: reward_proxy with the DP batch of 128 (the defaults of a real-sized run), refine@2
+    with refine.scope (every scored question is refined, so it reads ``scores``)."""
+    golden = {"reward_proxy": "f56e88da9fa28b09", "scores": "ba45a2f4f47b2d7c", "refine@2": "00d40ca8322b64b8"}
     for r in (recipe(), recipe("reward=bt")):
         got = {s.name: step_digest(s) for s in r.steps if s.name in golden}
         assert got == golden

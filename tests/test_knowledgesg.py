@@ -108,11 +108,52 @@ def test_the_professional_model_judges_and_answers_and_nothing_else_does():
     s = steps()
     assert s["domain"].inputs["base"] == "base:professional"
     assert s["answers"].inputs == {"base": "base:professional", "questions": "domain"}  # no DP adapter
-    assert s["ifd"].inputs == {"base": "base:proxy", "adapter": "gen_proxy", "pool": "pool"}  # the model trained
-    assert s["target@1"].inputs == {"base": "base:proxy", "pool": "ifd", "previous": "gen_proxy"}
-    t = steps("method.target=target")
+    assert s["target@1"].inputs == {"base": "base:target", "pool": "pool", "previous": "gen_proxy"}
+    ifd = steps("method.ifd_keep=0.5")
+    assert ifd["ifd"].inputs == {"base": "base:target", "adapter": "gen_proxy", "pool": "pool"}  # the model trained
+    assert ifd["ifd"].params["order"] == "highest" and ifd["target@1"].inputs["pool"] == "ifd"
+    t = steps("method.target=target", "method.dp_model=proxy", "method.ifd_keep=0.5")
     assert t["target@1"].inputs == {"base": "base:target", "pool": "ifd"}
     assert t["ifd"].inputs == {"base": "base:target", "pool": "pool"}
+    assert t["gen_proxy"].inputs["base"] == "base:proxy"
+
+
+def test_the_dp_model_is_the_target_checkpoint_every_method_fine_tunes():
+    """Under real checkpoints (0.5B proxy, 7B target) KnowledgeSG DP-fine-tunes, continues and evaluates
+    the target checkpoint, as the paper uses one model throughout; dp_model=proxy is the cheaper client."""
+    from rewardds.recipes.common import plain
+    from tests.conftest import compose_cfg
+
+    cfg = compose_cfg(SMOKE + ["model=qwen2.5"], Path("/nonexistent"), None)
+    from rewardds.recipes import build_recipe
+
+    s = {st.name: st for st in build_recipe(cfg).steps}
+    assert s["gen_proxy"].inputs["base"] == "base:target" and s["gen_proxy"].params["lm"] == plain(cfg.model.target)
+    assert s["eval_target"].inputs["base"] == "base:target" and s["eval_gen_proxy"].inputs["base"] == "base:target"
+    assert s["target@1"].params["lm"] == plain(cfg.model.target)
+    small = {st.name: st for st in build_recipe(compose_cfg(SMOKE + ["model=qwen2.5", "method.dp_model=proxy"],
+                                                              Path("/nonexistent"), None)).steps}
+    assert small["gen_proxy"].inputs["base"] == "base:proxy" and small["eval_target"].inputs["base"] == "base:proxy"
+
+
+def test_filters_are_those_of_the_papers_main_tables_at_the_comparisons_size():
+    """No IFD ranking by default (the paper's main tables; section 4.5 adds it): text filter against each
+    prompt's own public example instructions, the domain judgement, then the first synthesis.examples
+    in-domain instructions; twice that many are sampled."""
+    from rewardds.recipes.common import synthetic_examples
+    from tests.conftest import compose_cfg
+
+    s = steps()
+    assert "ifd" not in s
+    wanted = synthetic_examples(compose_cfg(SMOKE, Path("/nonexistent"), None))
+    assert s["queries"].params["k"] == 3 and s["queries"].params["examples"] == "public"
+    assert s["queries"].inputs["examples"] == "data:public" and s["queries"].params["num_queries"] == 2 * wanted
+    assert s["text_filter"].params["dedup_scope"] == "prompt" and "max_kept" not in s["text_filter"].params
+    assert s["domain"].params["max_kept"] == wanted
+    ifd = steps("method.ifd_keep=0.5")
+    assert ifd["domain"].params["max_kept"] == 2 * wanted and ifd["ifd"].params["max_kept"] == wanted
+    assert ifd["queries"].params["num_queries"] == 4 * wanted
+    assert steps("method.domain_filter=false")["text_filter"].params["max_kept"] == wanted
 
 
 def test_strict_mode_dedups_against_public_text_only():
@@ -122,15 +163,19 @@ def test_strict_mode_dedups_against_public_text_only():
     s = steps()
     assert s["text_filter"].inputs["references"] == "data:public" and s["text_filter"].touches == (Touch.NONE,)
     assert s["text_filter"].params["dedup_threshold"] == 0.52 and s["text_filter"].params["min_tokens"] == 2
+    assert s["queries"].touches == (Touch.NONE,)
     with pytest.raises(ConfigError, match="method.dedup_against"):
         recipe("method.dedup_against=private")
-    paper = steps("method.dedup_against=private", "privacy.mode=paper")["text_filter"]
-    assert paper.inputs["references"] == "data:private" and paper.touches == (Touch.PRIVATE_PROMPT,)
-    assert "private records" in paper.why
+    paper = steps("method.dedup_against=private", "privacy.mode=paper")
+    assert paper["text_filter"].inputs["references"] == "data:private"
+    assert paper["text_filter"].touches == (Touch.PRIVATE_PROMPT,) and "private records" in paper["text_filter"].why
+    assert paper["queries"].touches == (Touch.PRIVATE_PROMPT,) and paper["queries"].inputs["examples"] == "data:private"
 
 
 @pytest.mark.parametrize("key,value", [("method.ifd_keep", "0"), ("method.ifd_keep", "1.5"),
                                        ("method.dedup_against", "secret"), ("method.target", "nope"),
+                                       ("method.dp_model", "big"), ("method.ifd_order", "middle"),
+                                       ("method.dedup_scope", "all"), ("method.k", "-1"),
                                        ("method.temperature", "0"), ("method.num_instructions", "0"),
                                        ("model.professional.tiny.hidden_size", "97")])
 def test_bad_values_are_refused_naming_the_key(key, value):
@@ -142,9 +187,10 @@ def test_bad_values_are_refused_naming_the_key(key, value):
 
 def test_transmitting_unit_trains_the_adapter_on_the_seed_base_and_adds_the_attacker_row():
     s = steps("method.transmit_unit=true")
-    assert s["seed_base"].inputs == {"base": "base:proxy", "seed": "data:public"} and s["seed_base"].dp is None
+    assert s["seed_base"].inputs == {"base": "base:target", "seed": "data:public"} and s["seed_base"].dp is None
     assert s["gen_proxy"].inputs["base"] == "seed_base" and s["eval_gen_proxy"].inputs["base"] == "seed_base"
-    assert s["eval_attacker"].inputs == {"base": "base:proxy", "test": "data:test", "adapter": "gen_proxy"}
+    assert s["eval_target"].inputs["base"] == "seed_base"
+    assert s["eval_attacker"].inputs == {"base": "base:target", "test": "data:test", "adapter": "gen_proxy"}
     assert s["eval_attacker"].eval_label == "attacker"
     assert "eval_attacker" not in steps()
 
@@ -179,31 +225,31 @@ def test_privacy_json_has_only_the_dp_generator_within_budget(ksg_run):
 
 @pytest.mark.slow
 def test_each_filter_reports_its_counts_and_keeps_what_its_rule_says(ksg_run):
-    import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     from rewardds.data import load_task_data
+    from rewardds.filters import pair_tfidf_cosine
+    from rewardds.recipes.common import synthetic_examples
 
     metrics, run_dir, cfg, _ = ksg_run
     st = metrics["stages"]
-    for name in ("text_filter", "domain", "ifd"):
+    for name in ("text_filter", "domain"):
         assert "kept" in st[name]["summary"], name
+    assert "ifd" not in st  # the paper's main tables: no IFD ranking
     queries = list(read_jsonl(run_dir / "stages" / "queries" / "queries.jsonl"))
     kept = list(read_jsonl(run_dir / "stages" / "text_filter" / "queries.jsonl"))
     assert st["text_filter"]["summary"]["in"] == len(queries) and st["text_filter"]["summary"]["kept"] == len(kept)
     assert all(len(q["question"].split()) >= 2 for q in kept)
     public = [r.question for r in load_task_data(cfg.task).public]
-    m = TfidfVectorizer().fit_transform(public + [q["question"] for q in kept])
-    sims = (m[len(public):] @ m.T).toarray()
-    assert sims[:, : len(public)].max(initial=0) <= 0.52  # nothing near a public text
-    off_diag = sims[:, len(public):] - np.eye(len(kept))
-    assert off_diag.max(initial=0) <= 0.52  # nor near another kept instruction
+    shown = {r["id"]: r["examples"] for r in read_jsonl(run_dir / "stages" / "queries" / "prompt_examples.jsonl")}
+    assert set(shown) == {q["id"] for q in queries} and all(len(v) == 3 for v in shown.values())
+    for q in kept:  # nothing near an example of its own prompt (the reference's rule)
+        assert all(pair_tfidf_cosine(q["question"], public[j]) <= 0.52 for j in shown[q["id"]])
     judged = {j["id"]: j for j in read_jsonl(run_dir / "stages" / "domain" / "judgements.jsonl")}
     domain = [q["id"] for q in read_jsonl(run_dir / "stages" / "domain" / "queries.jsonl")]
     assert set(judged) == {q["id"] for q in kept}
-    assert domain == [i for i in judged if judged[i]["logp_yes"] - judged[i]["logp_no"] > MARGIN]
-    pool = list(read_jsonl(run_dir / "stages" / "ifd" / "pool.jsonl"))
-    assert pool and all(p["ifd"] < 1 and p["id"] in domain for p in pool)
+    in_domain = [i for i in judged if judged[i]["logp_yes"] - judged[i]["logp_no"] > MARGIN]
+    assert domain == in_domain[: synthetic_examples(cfg)]  # the comparison's one size, in sampling order
+    pool = list(read_jsonl(run_dir / "stages" / "pool" / "pool.jsonl"))
+    assert pool and [p["id"] for p in pool] == [i for i in domain if i in {p["id"] for p in pool}]
     assert metrics["synthetic_size"] == len(pool)
     assert list(read_jsonl(run_dir / "release" / "server" / "synthetic" / "pool.jsonl")) == pool
 
@@ -226,7 +272,7 @@ def test_every_final_answer_is_a_professional_completion(ksg_run):
         outs = sampler.generate(prompts, SamplingParams(n=1, temperature=p["temperature"], top_p=p["top_p"],
                                                         max_new_tokens=p["max_new_tokens"], seed=p["seed"]))
     professional = {q["id"]: o[0].text for q, o in zip(questions, outs)}
-    pool = list(read_jsonl(run_dir / "stages" / "ifd" / "pool.jsonl"))
+    pool = list(read_jsonl(run_dir / "stages" / "pool" / "pool.jsonl"))
     assert pool and all(it["chosen"] == professional[it["id"]] for it in pool)
 
 

@@ -32,6 +32,22 @@ def recipe(method: str, *extra: str):
 # --------------------------------------------------------------------------- structure (no training)
 
 
+@pytest.mark.parametrize("method", ALL + ["gfriend"])
+def test_every_method_fine_tunes_the_target_and_names_it(method):
+    """With real checkpoints (0.5B proxy, 7B target) every method's reported row is the 7B target
+    (KnowledgeSG's DP model included: method.dp_model=target), and metrics.json says which model."""
+    from rewardds.recipes import build_recipe
+    from rewardds.recipes.common import fine_tuned_model
+    from tests.conftest import compose_cfg
+
+    extra = ["method=rewardds", "reward=gfriend"] if method == "gfriend" else [f"method={method}"]
+    cfg = compose_cfg(SMOKE + extra + ["model=qwen2.5", "model.proxy.path=/m/Qwen2.5-0.5B-Instruct",
+                                       "model.target.path=/m/Qwen2.5-7B-Instruct"], Path("/nonexistent"), None)
+    r = build_recipe(cfg)
+    assert next(s for s in r.steps if s.eval_label == "target").inputs["base"] == "base:target"
+    assert fine_tuned_model(cfg, r) == "model.target: Qwen2.5-7B-Instruct"
+
+
 def test_registry_has_every_method_with_its_own_schema():
     from rewardds.recipes import METHODS
 

@@ -30,6 +30,10 @@ def test_medical_pipeline_writes_every_artefact(run_pipeline):
     assert len(pool1) == max(1, round(len(scored) * 0.5))
     pool2 = list(read_jsonl(stages / "refine@2" / "pool.jsonl"))
     assert [p["id"] for p in pool2[: len(pool1)]] == [p["id"] for p in pool1]  # the pool only grows
+    assert metrics["fine_tuned_model"].startswith("model.target: tiny (embedded")  # the report's model column
+    refine = metrics["stages"]["refine@2"]["summary"]
+    assert refine["scope"] == "all" and refine["refined"] == len(scored)  # every question, kept or not
+    assert len(list(read_jsonl(stages / "refine@2" / "revise.jsonl"))) == len(scored)
     assert (stages / "target@2" / "adapter" / "adapter_config.json").exists()
     for model in ("base", "gen_proxy", "target"):
         m = metrics["eval"][model]

@@ -200,7 +200,9 @@ def _method_metrics(method: str, seed: int, code: bool = False) -> dict:
     ci95 = {m: [x - 0.05, x + 0.04] for m, x in target.items()}
     target.update({"n": 24, "ci95": ci95})
     size = {"rewardds": 1000 + seed, "dp_instruct": 800}.get(method)
+    model = {"dp_instruct": None}.get(method, "model.target: Qwen2.5-7B-Instruct")  # None: an older job folder
     return {"method": method, "synthetic_size": size, "wall_time_s": 50.0,
+            **({"fine_tuned_model": model} if model else {}),
             "eval": {"target": target, "base": {"rougeL": 0.15, "pass@1": 0.1, "n": 24}}}
 
 
@@ -277,14 +279,16 @@ def test_method_sweep_table_aggregates_seeds(method_sweep: Path, tmp_path: Path,
     assert "note: metric" not in capsys.readouterr().err
     md = (out / "report.md").read_text()
     header, body = _md_table(md, "## Methods")
-    assert header == ["method", "seeds", "ROUGE-1", "ROUGE-2", "ROUGE-L", "BLEU", "ppl", "test items",
-                      "synthetic size", "composed ε", "δ"]
+    assert header == ["method", "fine-tuned model", "seeds", "ROUGE-1", "ROUGE-2", "ROUGE-L", "BLEU", "ppl",
+                      "test items", "synthetic size", "composed ε", "δ"]
     col = {name: i for i, name in enumerate(header)}
     assert [r[0] for r in body] == ["rewardds", "dp_instruct", "non_private", "dp_sgd"]  # command-line order
     rows = {r[0]: r for r in body}
     # rewardds: rougeL 0.30, 0.31, 0.32 -> mean 0.31, sample std 0.01; intervals [v-0.05, v+0.04] averaged
     assert rows["rewardds"][col["ROUGE-L"]] == "0.31 ± 0.01 [0.26, 0.35]"
     assert rows["rewardds"][col["seeds"]] == "3"
+    assert rows["rewardds"][col["fine-tuned model"]] == "model.target: Qwen2.5-7B-Instruct"
+    assert rows["dp_instruct"][col["fine-tuned model"]] == "-"  # job folders that did not record it
     assert rows["rewardds"][col["synthetic size"]] == "1000–1002"
     assert rows["rewardds"][col["composed ε"]] == "3.96" and rows["rewardds"][col["δ"]] == "1.00e-05"
     assert rows["rewardds"][col["test items"]] == "24"
@@ -357,8 +361,9 @@ def test_code_method_sweep_defaults_to_pass_at_1(tmp_path: Path, capsys):
     assert "note: metric" not in capsys.readouterr().err
     md = (out / "report.md").read_text()
     header, body = _md_table(md, "## Methods")
-    assert header == ["method", "seeds", "pass@1", "test items", "synthetic size", "composed ε", "δ"]
-    assert body[0][2] == "0.305 ± 0.0071 [0.255, 0.345]"
+    assert header == ["method", "fine-tuned model", "seeds", "pass@1", "test items", "synthetic size", "composed ε",
+                      "δ"]
+    assert body[0][3] == "0.305 ± 0.0071 [0.255, 0.345]"
     assert report.write_report(sweep, out)["metric"] == "pass@1"
     assert report.write_report(sweep, out, metric="rougeL")["metric"] == "rougeL"  # an explicit choice wins
 
@@ -369,8 +374,8 @@ def test_method_by_epsilon_sweep_draws_lines(tmp_path: Path):
     assert result["plot"] == "epsilon"
     md = (tmp_path / "o" / "report.md").read_text()
     header, body = _md_table(md, "## Methods")
-    assert header[:3] == ["method", "dp.epsilon", "seeds"]
-    assert [(r[0], r[1], r[2]) for r in body] == [("rewardds", "1", "2"), ("dp_sgd", "1", "2"),
+    assert header[:4] == ["method", "fine-tuned model", "dp.epsilon", "seeds"]
+    assert [(r[0], r[2], r[3]) for r in body] == [("rewardds", "1", "2"), ("dp_sgd", "1", "2"),
                                                   ("rewardds", "4", "2"), ("dp_sgd", "4", "2")]
     assert (tmp_path / "o" / "privacy_utility.png").stat().st_size > 10_000
 

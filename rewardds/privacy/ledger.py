@@ -57,9 +57,16 @@ def _float(value: Any) -> float:
     return float(value)  # float("inf") parses the serialised "inf"
 
 
+BUDGET_SCOPES = ("release", "per_model")
+PER_MODEL_TEXT = ("privacy.budget=per_model (privacy.mode=paper): dp.epsilon bounds each DP component on its own, "
+                  "as RewardDS and KnowledgeSG report epsilon per model; the release as a whole is only "
+                  "(total.epsilon, total.delta)-DP, the components composed: that is the guarantee, the "
+                  "per-model figures (paper_style) are for comparison with the papers' tables")
+
+
 class PrivacyLedger:
     def __init__(self, epsilon_budget: float, delta: float, accountant: str = "prv", enabled: bool = True,
-                 guarantee_note: str | None = None, private_data: dict | None = None):
+                 guarantee_note: str | None = None, private_data: dict | None = None, budget_scope: str = "release"):
         try:
             epsilon_budget = float(epsilon_budget)
         except (TypeError, ValueError):
@@ -70,6 +77,9 @@ class PrivacyLedger:
             raise PrivacyError(f"dp.delta must be in (0, 1), got {delta!r}")
         if accountant not in ACCOUNTANTS:
             raise PrivacyError(f"dp.accountant must be one of {ACCOUNTANTS}, got {accountant!r}")
+        if budget_scope not in BUDGET_SCOPES:
+            raise PrivacyError(f"privacy.budget must be one of {BUDGET_SCOPES}, got {budget_scope!r}")
+        self.budget_scope = budget_scope  # release: dp.epsilon bounds the composition; per_model: each component
         self.epsilon_budget = epsilon_budget
         self.delta = float(delta)
         self.accountant = accountant
@@ -91,8 +101,23 @@ class PrivacyLedger:
         return epsilon(list(mechs), self.delta, self.accountant)
 
     def _budget_text(self) -> str:
+        what = "each DP stage on its own (privacy.budget=per_model)" if self.per_model else "all DP stages composed"
         return (f"the budget dp.epsilon={self.epsilon_budget:g} (delta={self.delta:.3g}, "
-                f"{self.accountant} accountant, all DP stages composed)")
+                f"{self.accountant} accountant, {what})")
+
+    @property
+    def per_model(self) -> bool:
+        return self.budget_scope == "per_model"
+
+    def _over(self, mechs) -> tuple[float, bool]:
+        """(the epsilon the budget is checked on, whether it is over the budget): the composition of
+        ``mechs``, or with a per-model budget the largest single component's."""
+        mechs = list(mechs)
+        if self.per_model:
+            worst = max((self._eps([m]) for m in mechs), default=0.0)
+            return worst, worst > self._limit()
+        eps = self._eps(mechs)
+        return eps, eps > self._limit()
 
     def plan(self, name: str, noise_multiplier: float, sample_rate: float, steps: int) -> None:
         """Register what stage ``name`` intends to run (replaces an earlier plan)."""
@@ -106,8 +131,8 @@ class PrivacyLedger:
             raise PrivacyError(f"stage '{name}' has no privacy plan: call plan('{name}', ...) before check")
         planned = self._planned[name]
         others = [m for n, m in self._spent.items() if n != name]
-        would = self._eps(others + [planned])
-        if would > self._limit():
+        would, over = self._over([planned] if self.per_model else others + [planned])
+        if over:
             spent = (f" composed with the already spent {sorted(n for n, m in self._spent.items() if n != name)}"
                      if others else "")
             raise PrivacyError(
@@ -123,10 +148,10 @@ class PrivacyLedger:
         mechs = dict(self._spent)
         for n, m in self._planned.items():
             mechs.setdefault(n, m)
-        would = self._eps(mechs.values())
-        if would > self._limit():
+        would, over = self._over(mechs.values())
+        if over:
             raise PrivacyError(
-                f"privacy plan {sorted(mechs)} refused: composed epsilon {would:.4g} is over {self._budget_text()}; "
+                f"privacy plan {sorted(mechs)} refused: epsilon {would:.4g} is over {self._budget_text()}; "
                 "raise dp.epsilon, or raise dp.noise_multiplier (or unset it to calibrate the noise to the budget)")
 
     def spend(self, name: str, noise_multiplier: float, sample_rate: float, steps: int,
@@ -146,9 +171,9 @@ class PrivacyLedger:
         planned = self._planned.get(name)
         if planned is not None and mech.steps > planned.steps:
             problems.append(f"stage '{name}' ran {mech.steps} steps, more than the {planned.steps} planned")
-        total = self._eps(self._spent.values())
-        if total > self._limit():
-            problems.append(f"after stage '{name}' the release's epsilon is {total:.4g}, over {self._budget_text()}")
+        total, over = self._over([mech] if self.per_model else self._spent.values())
+        if over:
+            problems.append(f"after stage '{name}' the epsilon is {total:.4g}, over {self._budget_text()}")
         if problems:
             msg = "; ".join(problems)
             self._violations.append(msg)
@@ -186,11 +211,25 @@ class PrivacyLedger:
             "accountant": self.accountant,
             # what the recorded DP-SGD runs alone would give (a guarantee only when formal_guarantee)
             "epsilon_dp_runs": composed,
+            # the composed epsilon against dp.epsilon, also with a per-model budget (then usually false)
             "within_budget": bool(formal and composed <= self._limit()),
         }
 
+    def paper_style(self) -> dict | None:
+        """With a per-model budget: each component's own epsilon, as the papers report it, BESIDE the
+        composed total (never instead of it; ``total`` is the release's guarantee)."""
+        if not self.per_model:
+            return None
+        per = {n: self._eps([m]) for n, m in self._spent.items()}
+        return {"semantics": "per model: each DP component's own epsilon, as RewardDS and KnowledgeSG report it",
+                "budget_per_model": self.epsilon_budget, "epsilon_per_model": per, "delta": self.delta,
+                "within_per_model_budget": bool(self.enabled and all(e <= self._limit() for e in per.values())),
+                "composed_epsilon": self._eps(self._spent.values()), "note": PER_MODEL_TEXT}
+
     def notes(self) -> list[str]:
         notes = []
+        if self.per_model:
+            notes.append(PER_MODEL_TEXT)
         if not self.enabled:
             notes.append("DP is disabled (dp.enabled=false): the proxies carry no privacy guarantee; epsilon is inf")
         if self.guarantee_note:
@@ -235,6 +274,7 @@ class PrivacyLedger:
             "delta": self.delta,
             "accountant": self.accountant,
             "enabled": self.enabled,
+            "scope": self.budget_scope,
             "planned": {n: {"noise_multiplier": m.noise_multiplier, "sample_rate": m.sample_rate, "steps": m.steps}
                         for n, m in self._planned.items()},
         }
@@ -243,6 +283,7 @@ class PrivacyLedger:
             "budget": budget,
             "components": self.components(),
             "total": self.total(),
+            **({"paper_style": self.paper_style()} if self.per_model else {}),
             "formal_guarantee": self.formal_guarantee(),
             "neighbouring": NEIGHBOURING_TEXT,
             "guarantee_note": self.guarantee_note,
@@ -261,7 +302,7 @@ class PrivacyLedger:
             budget = data["budget"]
             ledger = cls(_float(budget["epsilon"]), _float(budget["delta"]), budget.get("accountant", "prv"),
                          enabled=bool(budget.get("enabled", True)), guarantee_note=data.get("guarantee_note"),
-                         private_data=data.get("private_data"))
+                         private_data=data.get("private_data"), budget_scope=budget.get("scope", "release"))
             for name, p in budget.get("planned", {}).items():
                 ledger.plan(name, _float(p["noise_multiplier"]), _float(p["sample_rate"]), int(p["steps"]))
             for name, c in data.get("components", {}).items():

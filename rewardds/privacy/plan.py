@@ -32,7 +32,14 @@ def delta_limit(mode: str, num_records: int) -> tuple[float, str]:
 
 
 def resolve_delta(cfg: DictConfig, num_records: int) -> float:
-    delta = cfg.dp.delta if cfg.dp.delta is not None else default_delta(num_records)
+    """dp.delta, else 1/N with ``privacy.delta_rule=one_over_n`` (KnowledgeSG's delta; paper mode only),
+    else :func:`default_delta`; refused above :func:`delta_limit`."""
+    if cfg.dp.delta is not None:
+        delta = cfg.dp.delta
+    elif cfg.privacy.delta_rule == "one_over_n":
+        delta = 1.0 / num_records
+    else:
+        delta = default_delta(num_records)
     if cfg.dp.enabled:
         limit, written = delta_limit(cfg.privacy.mode, num_records)
         if delta > limit:
@@ -67,7 +74,8 @@ def privacy_plan(cfg: DictConfig, num_records: int, private_data: dict | None = 
     delta = resolve_delta(cfg, num_records)
     notes = guarantee_notes(cfg, recipe)
     ledger = PrivacyLedger(dp.epsilon, delta, dp.accountant, enabled=dp.enabled,
-                           guarantee_note="; ".join(notes) if notes else None, private_data=private_data)
+                           guarantee_note="; ".join(notes) if notes else None, private_data=private_data,
+                           budget_scope=cfg.privacy.budget)
     plan: dict = {}
     dp_steps = recipe.dp_steps()
     if not dp.enabled or not dp_steps:
@@ -89,7 +97,12 @@ def privacy_plan(cfg: DictConfig, num_records: int, private_data: dict | None = 
         sigmas = {c.name: float(dp.noise_multiplier) for c in comps}
     else:  # components with their own noise are not calibrated; check_plan below still guards the budget
         free = [c for c in comps if c.name not in fixed]
-        sigmas = dict(plan_budget(free, dp.epsilon, delta, dp.accountant, dp.epsilon_tolerance) if free else {})
+        if cfg.privacy.budget == "per_model":  # the papers' semantics: each component calibrated to dp.epsilon alone
+            sigmas = {}
+            for c in free:
+                sigmas.update(plan_budget([c], dp.epsilon, delta, dp.accountant, dp.epsilon_tolerance))
+        else:
+            sigmas = dict(plan_budget(free, dp.epsilon, delta, dp.accountant, dp.epsilon_tolerance) if free else {})
         sigmas.update(fixed)
     for c in comps:
         plan[c.name] = {"noise_multiplier": sigmas[c.name], "sample_rate": c.sample_rate, "steps": c.steps,

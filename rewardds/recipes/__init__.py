@@ -12,7 +12,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from rewardds.errors import ConfigError
-from rewardds.recipes.configs import EXAMPLE_SOURCES, KSG_DEDUP_SOURCES, KSG_TARGETS
+from rewardds.recipes.configs import (DEDUP_SCOPES, EXAMPLE_SOURCES, IFD_ORDERS, KSG_DEDUP_SOURCES, KSG_DP_MODELS,
+                                      KSG_TARGETS, PE_SELECTIONS)
 from rewardds.recipes.registry import METHODS, method_entry
 from rewardds.recipes.step import Recipe, Step, Touch
 
@@ -47,6 +48,8 @@ def _check(cfg, m) -> None:
             raise ConfigError("method.temperature", f"must be > 0, got {m.temperature}")
         if m.dedup_threshold is not None and not 0 < m.dedup_threshold <= 1:
             raise ConfigError("method.dedup_threshold", f"must be in (0, 1], got {m.dedup_threshold}")
+    if "dedup_scope" in m and m.dedup_scope not in DEDUP_SCOPES:
+        raise ConfigError("method.dedup_scope", f"got {m.dedup_scope!r}, expected one of {', '.join(DEDUP_SCOPES)}")
     if m.name == "pe":
         _check_pe(m)
     if m.name == "knowledgesg":
@@ -65,6 +68,8 @@ def _check_pe(m) -> None:
         raise ConfigError("method.population", f"must be >= 2 (a histogram needs bins to choose from), got {m.population}")
     if m.threshold < 0:
         raise ConfigError("method.threshold", f"must be >= 0, got {m.threshold}")
+    if m.selection not in PE_SELECTIONS:
+        raise ConfigError("method.selection", f"got {m.selection!r}, expected one of {', '.join(PE_SELECTIONS)}")
     if m.noise_multiplier is not None and not m.noise_multiplier > 0:
         raise ConfigError("method.noise_multiplier", f"must be > 0 (or null: calibrated), got {m.noise_multiplier}")
     if m.k < 0:
@@ -82,17 +87,19 @@ def _check_knowledgesg(cfg, m) -> None:
     if m.dedup_against not in KSG_DEDUP_SOURCES:
         raise ConfigError("method.dedup_against", f"got {m.dedup_against!r}, expected one of "
                           f"{', '.join(KSG_DEDUP_SOURCES)}")
-    if m.dedup_against == "private" and m.dedup_threshold is not None and cfg.privacy.mode != "paper":
-        raise ConfigError("method.dedup_against", "comparing synthetic instructions with the private records is a "
-                          "data-dependent release that voids the guarantee; only privacy.mode=paper allows it")
-    if m.target not in KSG_TARGETS:
-        raise ConfigError("method.target", f"got {m.target!r}, expected one of {', '.join(KSG_TARGETS)}")
+    if m.dedup_against == "private" and (m.dedup_threshold is not None or m.k > 0) and cfg.privacy.mode != "paper":
+        raise ConfigError("method.dedup_against", "showing private instructions in prompts, or comparing synthetic "
+                          "instructions with them, voids the guarantee; only privacy.mode=paper allows it")
+    for key, allowed in (("target", KSG_TARGETS), ("dp_model", KSG_DP_MODELS), ("ifd_order", IFD_ORDERS)):
+        if m[key] not in allowed:
+            raise ConfigError(f"method.{key}", f"got {m[key]!r}, expected one of {', '.join(allowed)}")
     checks = (("temperature", m.temperature > 0, "> 0"), ("top_p", 0 < m.top_p <= 1, "in (0, 1]"),
+              ("k", m.k >= 0, ">= 0"),
               ("min_instruction_tokens", m.min_instruction_tokens >= 0, ">= 0"),
               ("dedup_threshold", m.dedup_threshold is None or 0 < m.dedup_threshold <= 1, "in (0, 1]"),
               ("domain_margin", math.isfinite(m.domain_margin), "a finite number"),
               ("ifd_max", m.ifd_max > 0 and math.isfinite(m.ifd_max), "a finite number > 0"),
-              ("ifd_keep", 0 < m.ifd_keep <= 1, "in (0, 1]"))
+              ("ifd_keep", m.ifd_keep is None or 0 < m.ifd_keep <= 1, "in (0, 1] (or null: no IFD ranking)"))
     for key, ok, what in checks:
         if not ok:
             raise ConfigError(f"method.{key}", f"must be {what}, got {m[key]}")

@@ -5,6 +5,8 @@ what a block reads is exactly what keys its cache entry.
 """
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from omegaconf import DictConfig, OmegaConf
 
 from rewardds.filters import keep_count
@@ -31,6 +33,34 @@ def synthetic_examples(cfg) -> int:
     if cfg.synthesis.examples is not None:
         return int(cfg.synthesis.examples)
     return keep_count(int(cfg.synthesis.num_queries), float(cfg.filter.keep_ratio))
+
+
+def model_name(cfg, which: str) -> str:
+    """A readable name of ``model.<which>``: the local checkpoint's folder name (e.g.
+    ``Qwen2.5-7B-Instruct``), or the embedded model with its size."""
+    spec = cfg.model[which]
+    if spec.path == "tiny":
+        t = cfg.model.tiny if which != "professional" else spec.tiny
+        return f"tiny (embedded, {t.num_layers} layers x {t.hidden_size})"
+    return PurePath(str(spec.path)).name or str(spec.path)
+
+
+def fine_tuned_model(cfg, recipe) -> str | None:
+    """The model whose test metrics are the method's row (the ``target`` evaluation): which config
+    model it is (``model.target`` for every method unless configured otherwise) and its name."""
+    step = next((s for s in recipe.steps if s.eval_label == "target"), None)
+    if step is None:
+        return None
+    ref = step.inputs.get("base", "")
+    if ref.startswith("base:"):
+        which = ref.split(":", 1)[1]
+        return f"model.{which}: {model_name(cfg, which)}"
+    seed = next((s for s in recipe.steps if s.name == ref), None)  # KnowledgeSG's transmitting unit
+    base = seed.inputs.get("base", "") if seed is not None else ""
+    if base.startswith("base:"):
+        which = base.split(":", 1)[1]
+        return f"model.{which} + public seed fine-tune: {model_name(cfg, which)}"
+    return ref
 
 
 def base_models() -> Step:

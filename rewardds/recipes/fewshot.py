@@ -92,8 +92,9 @@ def build(cfg, method) -> Recipe:
 
 def _text_filter(cfg, method, file: str, items: str, wanted: int) -> Step:
     """Drop instructions under ``method.min_question_tokens`` and near-duplicates (TF-IDF cosine over
-    ``method.dedup_threshold``) of each other and of the example pool shown in the prompts; keep the
-    first ``wanted`` of the rest."""
+    ``method.dedup_threshold``): of the examples their own prompt showed (``method.dedup_scope=prompt``,
+    the reference), or of each other and of the whole example pool (``pool``); keep the first ``wanted``
+    of the rest."""
     src = method.examples
     touches, why = examples_touch(src if method.dedup_threshold is not None else "none",
                                   "the near-duplicate filter's comparisons")
@@ -102,5 +103,5 @@ def _text_filter(cfg, method, file: str, items: str, wanted: int) -> Step:
         inputs["references"] = f"data:{src}"
     return Step("text_filter", TEXT_FILTER,
                 {"file": file, "min_tokens": method.min_question_tokens, "dedup_threshold": method.dedup_threshold,
-                 "references": src, "max_kept": wanted},
+                 "references": src, "dedup_scope": method.dedup_scope, "max_kept": wanted},
                 inputs, touches=touches, why=why.replace("are shown as examples in", "are compared with in"))

@@ -1,12 +1,13 @@
-"""Private Evolution (Aug-PE, method.md section 3) as a recipe.
+"""Private Evolution as Aug-PE runs it (method.md section 3) as a recipe.
 
-1. ``pe_init``: an initial population of questions from the public proxy base, prompted with
-   public example questions only (the QUESTIONS block; no private data).
-2. ``pe``: ``method.rounds`` rounds of DP nearest-neighbour voting by the private records, noisy
-   histogram, proportional draw and LM rewrites (rewardds/stages/private_evolution.py). The
-   histograms are Gaussian mechanisms without subsampling (DPUse ``full_batch``: sample rate 1,
-   ``rounds`` steps), planned and calibrated with every other component against dp.epsilon.
-3. ``answers`` -> ``pool``: the proxy base answers the final questions (post-processing).
+1. ``pe_init``: N seed questions from the public proxy base, prompted with public example questions
+   only (the QUESTIONS block; no private data).
+2. ``pe``: the seeds and L - 1 variations of each, then ``method.rounds`` rounds of DP
+   nearest-neighbour voting by the private records, noisy histogram, top-N selection, selected
+   kept plus L - 1 LM variations each (rewardds/stages/private_evolution.py). The histograms are
+   Gaussian mechanisms without subsampling (DPUse ``full_batch``: sample rate 1, ``rounds`` steps),
+   planned and calibrated with every other component against dp.epsilon.
+3. ``answers`` -> ``pool``: the proxy base answers the last round's selected questions (post-processing).
 4. target SFT on the pool, then evaluation.
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ def build(cfg, method) -> Recipe:
                       {**public, "examples": "data:public"}))
     steps.append(Step("pe", PRIVATE_EVOLUTION,
                       {"task": task, "component": COMPONENT, "rounds": method.rounds, "variations": method.variations,
+                       "selection": method.selection, "embedder": method.embedder,
                        "threshold": method.threshold, "temperature": method.temperature, "top_p": method.top_p,
                        "max_new_tokens": question_new, "seed": cfg.seed + 211, "sampler": sampler(cfg),
                        "embed_batch_size": method.embed_batch_size},

@@ -23,7 +23,8 @@ def build(cfg, method) -> Recipe:
         reward_steps, reward_name, reward_params = gfriend_steps(cfg)
     else:
         reward_steps, reward_name, reward_params = [bt_step(cfg, paper)], "reward_proxy", {}
-    source = "private" if paper else "public"
+    example_source = cfg.privacy.example_source
+    source = example_source if example_source != "auto" else ("private" if paper else "public")
     touches, why = examples_touch(source, "server-side synthesis prompts (privacy.mode=paper)")
     queries = Step(
         "queries", QUESTIONS,
@@ -47,11 +48,15 @@ def build(cfg, method) -> Recipe:
     steps = [base_models(), gen, *reward_steps, queries, candidates, scores, filt, target_sft(cfg, 1, "filter", None)]
     pool = "filter"
     for rnd in range(2, cfg.refine.rounds + 1):
+        rc = plain(cfg.refine)
+        scope = rc.pop("scope")
+        inputs = {**scorer_inputs, "pool": pool, "target": f"target@{rnd - 1}", "target_base": "base:target"}
+        if scope == "all":  # every question: the scored candidates in round 2, the last round's rewrites later
+            inputs["items"] = "scores" if rnd == 2 else pool
         refine = Step(
             f"refine@{rnd}", REFINE,
-            {**scorer, "round": rnd, "refine": plain(cfg.refine), "alpha": f.alpha, "seed": cfg.seed,
-             "sampler": sampler(cfg)},
-            {**scorer_inputs, "pool": pool, "target": f"target@{rnd - 1}", "target_base": "base:target"})
+            {**scorer, "round": rnd, "scope": scope, "refine": rc, "alpha": f.alpha, "seed": cfg.seed,
+             "sampler": sampler(cfg)}, inputs)
         steps += [refine, target_sft(cfg, rnd, refine.name, f"target@{rnd - 1}")]
         pool = refine.name
     steps += evaluation(cfg, {"base": ("target", None), "gen_proxy": ("proxy", "gen_proxy"),

@@ -110,6 +110,7 @@ def aggregate(rows: list[dict], reference: str | None = DEFAULT_REFERENCE, n_boo
             "epsilons": finite(r["epsilon"] for r in ok),
             "deltas": finite(r["delta"] for r in ok),
             "synthetic_sizes": [r["synthetic_size"] for r in ok if r["synthetic_size"] is not None],
+            "models": sorted({r["model"] for r in ok if r.get("model")}),
             "n_items": [int(v) for v in finite(r["eval"].get("target", {}).get("n") for r in ok)],
             "formal_guarantee": formal(ok or g["rows"]),
             "guarantee_note": notes[0] if notes else None,

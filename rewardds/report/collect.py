@@ -124,6 +124,7 @@ def blank_row(job: str, job_dir: Path | None, overrides: dict[str, str], submiti
         "overrides": overrides,
         "submitit_id": submitit_id,
         "method": overrides.get(METHOD_KEY) or None,
+        "model": None,
         "seed": overrides.get(SEED_KEY),
         "budget_epsilon": None,
         "epsilon": None,
@@ -168,6 +169,7 @@ def read_job(sweep_dir: Path, job_dir: Path) -> dict:
     seed = overrides.get(SEED_KEY, dig(config, "seed"))
     row.update({
         "method": job_method(metrics, overrides, config),
+        "model": dig(metrics, "fine_tuned_model") if isinstance(dig(metrics, "fine_tuned_model"), str) else None,
         "seed": None if seed is None else str(seed),
         "budget_epsilon": budget_epsilon(privacy, config, overrides),
         "epsilon": to_float(dig(privacy, "total.epsilon")),

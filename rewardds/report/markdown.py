@@ -79,7 +79,9 @@ def seeds_cell(g: dict) -> str:
 
 METHODS_EXPLAINED = (
     "One row per method{settings}; every metric is the fine-tuned target model's on the test split "
-    "(`eval.target`). With one seed a cell is `value [lo, hi]`; with several seeds (jobs that differ only in "
+    "(`eval.target`); fine-tuned model: which model that is (`metrics.json` fine_tuned_model: the config "
+    "model and its checkpoint; every method fine-tunes `model.target` unless configured otherwise, `-` for "
+    "job folders written before it was recorded). With one seed a cell is `value [lo, hi]`; with several seeds (jobs that differ only in "
     "`seed`) it is `mean ± std [lo, hi]`: the mean over seeds, the sample standard deviation over seeds "
     "(n − 1 denominator; the seeds column gives n, and how many jobs of that row failed) and the bounds "
     "averaged over seeds. [lo, hi] is the 95% percentile bootstrap interval over test items (the test "
@@ -136,11 +138,12 @@ def methods_lines(rows: list[dict], groups: list[dict], metric: str | None = Non
     keys = comparison_keys(rows)
     metrics = comparison_metrics([r for r in rows if r["status"] == "ok"])
     settings = f" and setting of {', '.join(f'`{k}`' for k in keys)}" if keys else ""
-    header = ["method"] + keys + ["seeds"] + [DISPLAY.get(m, m) for m in metrics] + [
+    header = ["method", "fine-tuned model"] + keys + ["seeds"] + [DISPLAY.get(m, m) for m in metrics] + [
         "test items", "synthetic size", "composed ε", "δ"]
     body = []
     for g in groups:
-        body.append([g["method"] or "?"] + [g["settings"].get(k, "") for k in keys] + [seeds_cell(g)]
+        body.append([g["method"] or "?", ", ".join(g.get("models") or []) or "-"]
+                    + [g["settings"].get(k, "") for k in keys] + [seeds_cell(g)]
                     + [stat_cell(g["metrics"].get(m)) for m in metrics]
                     + [range_cell(g["n_items"], str), range_cell(g["synthetic_sizes"], str), epsilon_cell(g),
                        range_cell(g["deltas"], lambda d: fmt(d, 3))])
@@ -162,7 +165,7 @@ def methods_lines(rows: list[dict], groups: list[dict], metric: str | None = Non
         paired_text = ["No job folder has per-item scores (`items.jsonl`, written by model evaluations since "
                        "paired comparisons exist), so no paired differences.", ""]
     return ["## Methods", "", METHODS_EXPLAINED.format(settings=settings), "", *paired_text,
-            *md_table(header, body, left=["method", "composed ε"]), ""]
+            *md_table(header, body, left=["method", "fine-tuned model", "composed ε"]), ""]
 
 
 def job_lines(rows: list[dict]) -> list[str]:

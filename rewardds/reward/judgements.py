@@ -69,13 +69,19 @@ def record_requests(record: int, question: str, pairs: list[tuple[str, str]], rn
     return reqs
 
 
-def request_text(req: Request, words: int) -> str:
-    """The user turn: the question and the answers, each shortened to ``words`` words."""
+def shown(text: str, words: int | None) -> str:
+    """An answer as a judge prompt shows it: whole (``None``, as GFRIEND's prompt does) or its first
+    ``words`` words (a short context for small judges)."""
+    return text if words is None else shorten(text, words)
+
+
+def request_text(req: Request, words: int | None) -> str:
+    """The user turn: the question and the answers, each shortened to ``words`` words (None: whole)."""
     if len(req.answers) == 2:
-        a, b = (shorten(x, words) for x in req.answers)
+        a, b = (shown(x, words) for x in req.answers)
         return (f"Question: {req.question}\nAnswer A: {a}\nAnswer B: {b}\n"
                 "Which answer is more helpful, correct and complete? Verdict A or B.")
-    return (f"Question: {req.question}\nAnswer: {shorten(req.answers[0], words)}\n"
+    return (f"Question: {req.question}\nAnswer: {shown(req.answers[0], words)}\n"
             "Is this answer helpful, correct and complete? Verdict good or bad.")
 
 
@@ -122,6 +128,12 @@ def reasoning_of(text: str) -> str:
 def ppl_score(mean_nll: float, tau: float) -> float:
     """GFRIEND's confidence of a sampled judgement: ``exp(-PPL / tau)``, PPL = exp(mean NLL)."""
     return math.exp(-math.exp(min(mean_nll, 50.0)) / tau)
+
+
+def cot_ppl_score(mean_nll: float, tau: float) -> float:
+    """The score of a chain of thought from its mean NLL (:func:`ppl_score`); a reasoning with no token
+    to score (nan) gets 0, the least confident score."""
+    return ppl_score(mean_nll, tau) if math.isfinite(mean_nll) else 0.0
 
 
 LEVELS = {"strong_accept": 3, "weak_accept": 2, "weak_reject": 1, "strong_reject": 0}

@@ -23,13 +23,13 @@ import torch
 from rewardds import chat
 from rewardds.errors import RewarddsError
 from rewardds.eval.metrics import per_example_nll
-from rewardds.filters import keep_count, length_filter, random_select, similarity_dedup
+from rewardds.filters import keep_count, length_filter, prompt_dedup, random_select, similarity_dedup
 from rewardds.io import read_jsonl, write_jsonl
 from rewardds.models.loading import load_causal_lm, load_tokenizer
 from rewardds.reward import build_scorer
 from rewardds.stages.block import Block
 from rewardds.stages.context import Context
-from rewardds.stages.synthesis import example_records
+from rewardds.stages.synthesis import PROMPT_EXAMPLES_FILE, example_records
 
 
 def ranks(values, higher_is_better: bool) -> np.ndarray:
@@ -47,14 +47,22 @@ def fuse(rewards, ppls, alpha: float) -> tuple[int, int, np.ndarray]:
     return int(np.argmax(s)), int(np.argmin(s)), s
 
 
-def select(scored: list[dict], alpha: float, keep_ratio: float) -> list[dict]:
-    """Chosen/rejected per question, then the top ``keep_ratio`` questions by chosen reward."""
+def choose(scored: list[dict], alpha: float) -> list[dict]:
+    """Every question's chosen (fused argmax) and rejected (fused argmin) candidate, in question order:
+    what the filter ranks, and what refinement with ``refine.scope=all`` critiques and rewrites (the
+    reference's ``Revise_data_Epoch1``: every synthetic question, kept by the filter or not)."""
     items = []
     for q in scored:
         c, r, s = fuse(q["rewards"], q["ppls"], alpha)
         items.append({"id": q["id"], "question": q["question"], "chosen": q["candidates"][c],
                       "rejected": q["candidates"][r], "reward": q["rewards"][c], "rejected_reward": q["rewards"][r],
                       "ppl": q["ppls"][c], "fused": float(s[c])})
+    return items
+
+
+def select(scored: list[dict], alpha: float, keep_ratio: float) -> list[dict]:
+    """Chosen/rejected per question, then the top ``keep_ratio`` questions by chosen reward."""
+    items = choose(scored, alpha)
     keep = keep_count(len(items), keep_ratio)
     items.sort(key=lambda it: -it["reward"])  # stable: ties keep question order
     return items[:keep]
@@ -125,17 +133,26 @@ def _select(ctx: Context, step, ins: dict, out: Path) -> dict:
 
 def _text_filter(ctx: Context, step, ins: dict, out: Path) -> dict:
     """params: file (queries.jsonl | pool.jsonl), min_tokens, dedup_threshold (None: off), references
-    (public | private | none: the texts near-duplicates are measured against, besides each other),
-    max_kept (optional: at most this many of the survivors, in sampling order); inputs: items (a step
-    with that file). Counts of what was dropped are in the summary."""
+    (public | private | none: the example source), dedup_scope (prompt: each item against the examples
+    its own prompt showed, pairwise TF-IDF, as KnowledgeSG's code; pool: against every reference text
+    and the earlier kept items, in one TF-IDF space), max_kept (optional: at most this many of the
+    survivors, in sampling order); inputs: items (a step with that file, and with dedup_scope=prompt
+    its prompt_examples.jsonl). Counts of what was dropped are in the summary."""
     p = step.params
     items = list(read_jsonl(ins["items"] / p["file"]))
     kept, short = length_filter(items, min_tokens=p["min_tokens"])
     summary = {"in": len(items), "too_short": short["dropped"]}
     if p["dedup_threshold"] is not None:
         refs = [r.question for r in example_records(ctx, p["references"])]
-        kept, dedup = similarity_dedup(kept, refs, threshold=p["dedup_threshold"])
-        summary.update(near_reference=dedup.get("near_reference", 0), near_duplicate=dedup.get("near_duplicate", 0))
+        if p.get("dedup_scope", "pool") == "prompt":
+            shown = {r["id"]: r["examples"] for r in read_jsonl(ins["items"] / PROMPT_EXAMPLES_FILE)}
+            examples = [[refs[j] for j in shown.get(it["id"], [])] if refs else [] for it in kept]
+            kept, dedup = prompt_dedup(kept, examples, threshold=p["dedup_threshold"])
+            summary["near_example"] = dedup["near_example"]
+        else:
+            kept, dedup = similarity_dedup(kept, refs, threshold=p["dedup_threshold"])
+            summary.update(near_reference=dedup.get("near_reference", 0),
+                           near_duplicate=dedup.get("near_duplicate", 0))
     if not kept:
         raise RewarddsError(f"{step.name}: every synthetic item was filtered out; lower method.min_question_tokens "
                             "or raise method.dedup_threshold")

@@ -25,13 +25,13 @@ from rewardds.io import write_json
 from rewardds.models.loading import add_lora, load_causal_lm, load_tokenizer, save_adapter
 from rewardds.stages.block import Block
 from rewardds.reward.gfriend import encode_judgement
-from rewardds.reward.judgements import (Request, grade, parse_verdict, ppl_score, record_requests, render_request,
-                                        template_judgement)
+from rewardds.reward.judgements import (Request, cot_ppl_score, grade, parse_verdict, ppl_score, reasoning_of,
+                                        record_requests, render_request, template_judgement)
 from rewardds.sampling import SamplingParams, build_sampler
 from rewardds.stages.context import Context
 from rewardds.stages.gen_proxy import component_record, dp_settings
 from rewardds.stages.reward_proxy import build_pairs, greedy_answers
-from rewardds.training.dpo import DPOCollator, WeightedDPOModule, record_pairs, row_logprobs
+from rewardds.training.dpo import DPOCollator, WeightedDPOModule, record_pairs, row_logprobs, score_pairs
 from rewardds.training.lm import CausalLMModule, LMDataset, RecordRowsCollator, fit
 
 log = logging.getLogger(__name__)
@@ -140,30 +140,52 @@ def _judge_sft(ctx: Context, step, ins: dict, out: Path) -> dict:
     return rec
 
 
+def cot_rows(tok, texts: list[str]) -> list[dict]:
+    """The chains of thought alone as rows to score (GFRIEND's ``PPLScorer.compute_perplexity(cot)``):
+    each judgement's reasoning (:func:`reasoning_of`: what it says before its verdict), tokenised on its
+    own after one start token (BOS, or EOS for tokenizers without one), every reasoning token scored; no
+    prompt, no verdict."""
+    start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    rows = []
+    for t in texts:
+        ids = tok(reasoning_of(t), add_special_tokens=False)["input_ids"]
+        rows.append({"input_ids": [start] + ids, "labels": [-100] + ids})
+    return rows
+
+
 def graded_judgements(ctx: Context, p: dict, ins: dict, tok, per_record: list[list[Request]], rc,
                       seeds: list[int]):
     """Preference refinement: per record, per request, its judgements as (row, reference log-prob,
-    level). Sampled from the SFT judge (plus the template judgement with ``include_template``), record
-    i's with seed ``seeds[i]``; s = exp(-PPL / tau) under the SFT judge, each record's rows scored in
-    batches of their own (so not even the float rounding of padded batches mixes records); right
-    verdict accepts, wrong rejects."""
+    level, right verdict, score). Sampled from the SFT judge (plus the template judgement with
+    ``include_template``), record i's with seed ``seeds[i]``; s = exp(-PPL / tau) under the SFT judge,
+    PPL of the chain of thought alone (``reward.ppl_on=cot``, the reference) or of the whole judgement
+    given its prompt (``judgement``); each record's rows scored in batches of their own (so not even
+    the float rounding of padded batches mixes records); right verdict accepts, wrong rejects."""
     base, sft = ins["base"], ins["judge_sft"] / "adapter"
     flat = [r for reqs in per_record for r in reqs]
     samples = sample_judgements(p["sampler"], base, sft, tok, flat, rc, rc.samples, seeds,
                                 "judge DPO: sampled judgements")
     texts = {id(r): s + ([template_judgement(r)] if rc.include_template else []) for r, s in zip(flat, samples)}
     ref = load_causal_lm(base, p["lm"]["dtype"], adapter=sft).to(ctx.device)
+    on_cot = getattr(rc, "ppl_on", "judgement") == "cot"
     out = []
     for reqs in per_record:
         rows = [[encode_judgement(tok, r, t, rc.answer_words, rc.max_length) for t in texts[id(r)]] for r in reqs]
         scored = iter(row_logprobs(ref, [x for rs in rows for x in rs], tok.pad_token_id))
+        cots = iter(row_logprobs(ref, cot_rows(tok, [t for r in reqs for t in texts[id(r)]]), tok.pad_token_id)
+                    if on_cot else [])
         graded = []
         for r, rs in zip(reqs, rows):
             items = []
             for t, row in zip(texts[id(r)], rs):
                 lp, n = next(scored)
-                level = grade(parse_verdict(t) == r.verdict, ppl_score(-lp / max(n, 1), rc.tau), rc.threshold)
-                items.append((row, lp, level))
+                if on_cot:
+                    c_lp, c_n = next(cots)
+                    score = cot_ppl_score(-c_lp / c_n if c_n else float("nan"), rc.tau)
+                else:
+                    score = ppl_score(-lp / max(n, 1), rc.tau)
+                right = parse_verdict(t) == r.verdict
+                items.append((row, lp, grade(right, score, rc.threshold), right, score))
             graded.append(items)
         out.append(graded)
     del ref
@@ -171,13 +193,17 @@ def graded_judgements(ctx: Context, p: dict, ins: dict, tok, per_record: list[li
 
 
 def dpo_items(graded, rc, seeds: list[int]) -> list[list[dict]]:
-    """Per record: its weighted DPO pairs, each between two judgements of one of its requests; which
-    pairs are kept (at most ``reward.max_pairs``) is drawn from the record's own generator (``seeds[i]``)."""
+    """Per record: its weighted DPO pairs, each between two judgements of one of its requests
+    (``reward.gap=score``, the reference: right verdict over wrong, weight from the score gap;
+    ``level``: any two levels, weight from the level gap); which pairs are kept (at most
+    ``reward.max_pairs``) is drawn from the record's own generator (``seeds[i]``)."""
+    by_score = getattr(rc, "gap", "level") == "score"
     out = []
     for requests, seed in zip(graded, seeds):
         rng = random.Random(seed)
         flat = [j for judgements in requests for j in judgements]
-        pairs = record_pairs([[lvl for _, _, lvl in js] for js in requests], rc.weight_a, rc.max_pairs, rng)
+        groups = [[(j[3], j[4]) if by_score else j[2] for j in js] for js in requests]
+        pairs = record_pairs(groups, rc.weight_a, rc.max_pairs, rng, pairing=score_pairs if by_score else None)
         out.append([{"w": flat[i][0], "l": flat[j][0], "ref_w": flat[i][1], "ref_l": flat[j][1], "weight": w}
                     for i, j, w in pairs])
     return out

@@ -5,7 +5,8 @@ Blocks (parameters -> output):
                  task's domain: "yes" more likely than "no" (by ``margin``) as its answer to a
                  yes/no domain question; ``judgements.jsonl`` holds every log-likelihood pair
   ifd_filter     ``pool.jsonl``     pairs ranked by IFD under the model about to be fine-tuned:
-                 IFD >= ``max_ifd`` dropped, the lowest-IFD ``keep_share`` kept
+                 IFD >= ``max_ifd`` dropped, the ``keep_share`` with the highest (the reference)
+                 or lowest IFD kept
   seed_base      a model folder     the transmitting unit: the public base fine-tuned (no DP,
                  public data only) on the public seed set, merged, saved as a checkpoint
 
@@ -62,7 +63,8 @@ def judge_domain(model, tok, task: str, instructions: list[str]) -> list[tuple[f
 
 
 def _domain_filter(ctx: Context, step, ins: dict, out: Path) -> dict:
-    """params: task, margin, dtype; inputs: base (the professional model), items (a step with queries.jsonl)."""
+    """params: task, margin, dtype, max_kept (optional: the first this many in-domain instructions);
+    inputs: base (the professional model), items (a step with queries.jsonl)."""
     p = step.params
     items = list(read_jsonl(ins["items"] / "queries.jsonl"))
     tok = load_tokenizer(ins["base"])
@@ -74,13 +76,17 @@ def _domain_filter(ctx: Context, step, ins: dict, out: Path) -> dict:
     if not kept:
         raise RewarddsError(f"{step.name}: the professional model judged no instruction to be of the domain; "
                             "lower method.domain_margin or set method.domain_filter=false")
+    summary = {"in": len(items), "off_domain": len(items) - len(kept)}
+    if p.get("max_kept") is not None and len(kept) > p["max_kept"]:  # the comparison's one size, sampling order
+        summary["over_size"] = len(kept) - p["max_kept"]
+        kept = kept[: p["max_kept"]]
     write_jsonl(out / "queries.jsonl", kept)
-    return {"in": len(items), "kept": len(kept), "off_domain": len(items) - len(kept)}
+    return {**summary, "kept": len(kept)}
 
 
 def _ifd_filter(ctx: Context, step, ins: dict, out: Path) -> dict:
-    """params: task, dtype, max_length, max_ifd, keep_share; inputs: base, adapter (optional: the DP
-    adapter being fine-tuned), pool (a step with pool.jsonl)."""
+    """params: task, dtype, max_length, max_ifd, keep_share, order (highest | lowest), max_kept (optional);
+    inputs: base, adapter (optional: the DP adapter being fine-tuned), pool (a step with pool.jsonl)."""
     p = step.params
     pool = list(read_jsonl(ins["pool"] / "pool.jsonl"))
     tok = load_tokenizer(ins["base"])
@@ -88,7 +94,8 @@ def _ifd_filter(ctx: Context, step, ins: dict, out: Path) -> dict:
     model = load_causal_lm(ins["base"], p["dtype"], adapter=adapter).to(ctx.device)
     scores = ifd_scores(model, tok, ctx.task, [it["question"] for it in pool], [it["chosen"] for it in pool],
                         p["max_length"])
-    kept, summary = ifd_filter(pool, scores, p["keep_share"], p["max_ifd"])
+    kept, summary = ifd_filter(pool, scores, p["keep_share"], p["max_ifd"], order=p.get("order", "lowest"),
+                               max_kept=p.get("max_kept"))
     if not kept:
         raise RewarddsError(f"{step.name}: every pair has IFD >= method.ifd_max; raise method.ifd_max")
     write_jsonl(out / "pool.jsonl", kept)

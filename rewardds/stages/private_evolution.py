@@ -1,22 +1,29 @@
-"""Private Evolution (Aug-PE; Xie et al., ICML 2024): DP synthetic questions without training.
+"""Private Evolution for text as Aug-PE runs it (Xie et al., ICML 2024; ``main.py``, ``dp_counter.py``):
+DP synthetic questions without training.
 
-The private records are touched by one thing only, once a round: a nearest-neighbour
-histogram. Every private question votes for its nearest synthetic question (MiniLM
-sentence embeddings, cosine), so one record moves one vote: L2 sensitivity 1 under
-zero-out adjacency (a null record casts no vote; the ledger's relation), as under add/remove. Gaussian noise N(0, sigma^2) on every bin makes each histogram a
-Gaussian mechanism without subsampling; ``rounds`` of them are composed in the release's
-ledger (a Mechanism at sample rate 1, ``rounds`` steps). Everything else — thresholding,
-drawing the next population in proportion to the noisy votes, asking the public LM for
-rewrites of the drawn questions — is post-processing of the noisy histograms.
+The private records are touched by one thing only, once a round: a nearest-neighbour histogram.
+Every private question votes for its nearest synthetic question (sentence embeddings: MiniLM by
+default, or ``method.embedder``, a local sentence-transformers folder such as the paper's
+sentence-t5-base), so one record moves one vote: L2 sensitivity 1 under zero-out adjacency (a null
+record casts no vote; the ledger's relation). Gaussian noise N(0, sigma^2) on every bin makes each
+histogram a Gaussian mechanism without subsampling; ``rounds`` of them are composed in the
+release's ledger (a Mechanism at sample rate 1, ``rounds`` steps).
 
-Written: ``queries.jsonl`` (the final population), ``histograms.json`` (per round the
-population and its NOISY votes: what the server sees), ``component.json`` (the mechanism).
-The private embeddings and the true counts stay in memory and are never written or logged.
+The loop (N = ``population``, L - 1 = ``variations``): the N public seed questions and L - 1 LM
+variations of each form the first population (L N); each round the population is voted on, the N
+with the most noisy votes are selected (``selection=rank``, Aug-PE's ``select_syn_mode``; ``prob``:
+N drawn with replacement in proportion to the votes, as original PE), and the next population is
+the selected questions themselves plus L - 1 variations of each. What is released is the last
+round's SELECTED questions (Aug-PE's ``save_syn_mode=selected``). Thresholding (Aug-PE's
+``clip(count, H) - H``), selection and the LM rewrites are post-processing of the noisy histograms.
+
+Written: ``queries.jsonl`` (the final selection), ``histograms.json`` (per round the population and
+its NOISY votes: what the server sees), ``component.json`` (the mechanism). The private embeddings
+and the true counts stay in memory and are never written or logged.
 """
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -47,18 +54,29 @@ def encoder_dir() -> Path:
 
 
 class Encoder:
-    """Sentence embeddings: MiniLM mean pooling over the attention mask, L2-normalised."""
+    """Sentence embeddings, L2-normalised: all-MiniLM-L6-v2 (mean pooling over the attention mask) by
+    default, or the sentence-transformers model in the local folder ``path`` (its own pooling)."""
 
-    def __init__(self, device: str = "cpu", batch_size: int = 64, max_length: int = 256):
+    def __init__(self, device: str = "cpu", batch_size: int = 64, max_length: int = 256, path: str | None = None):
+        self.device, self.batch_size, self.max_length = device, int(batch_size), int(max_length)
+        self.st = None
+        if path is not None:
+            from sentence_transformers import SentenceTransformer
+
+            self.st = SentenceTransformer(str(path), device=device, local_files_only=True)
+            return
         from transformers import AutoModel, AutoTokenizer
 
         folder = encoder_dir()
         self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         self.model = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
-        self.device, self.batch_size, self.max_length = device, int(batch_size), int(max_length)
 
     @torch.no_grad()
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self.st is not None:
+            emb = self.st.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)
+            return np.asarray(emb, dtype=np.float32).reshape(len(texts), -1)
         out = []
         for i in range(0, len(texts), self.batch_size):
             enc = self.tokenizer(list(texts[i:i + self.batch_size]), padding=True, truncation=True,
@@ -90,33 +108,53 @@ def noisy_histogram(counts: np.ndarray, sigma: float, source: NoiseSource) -> np
     return np.asarray(counts, dtype=np.float64) + noise
 
 
+def thresholded(noisy: np.ndarray, threshold: float) -> np.ndarray:
+    """Aug-PE's ``clip(count, H) - H`` (``dp_counter.py``): votes above H less H, the rest 0."""
+    return np.maximum(np.asarray(noisy, dtype=np.float64), threshold) - threshold
+
+
 def draw_parents(noisy: np.ndarray, threshold: float, size: int, rng: np.random.Generator) -> np.ndarray:
-    """``size`` bins drawn with replacement in proportion to the noisy votes, bins under
-    ``threshold`` (and negative ones) zeroed; uniform when no bin is left (post-processing)."""
-    weights = np.where(noisy >= max(threshold, 0.0), np.maximum(noisy, 0.0), 0.0)
+    """``size`` bins drawn with replacement in proportion to the thresholded noisy votes (negative
+    ones count 0); uniform when no bin is left (post-processing; ``selection=prob``)."""
+    weights = np.maximum(thresholded(noisy, threshold), 0.0)
     total = weights.sum()
     p = weights / total if total > 0 else None
     return rng.choice(len(noisy), size=size, replace=True, p=p)
 
 
-# --------------------------------------------------------------------------- the evolution loop
+def top_voted(noisy: np.ndarray, threshold: float, size: int) -> np.ndarray:
+    """The ``size`` bins with the most noisy votes after Aug-PE's threshold (``clip(count, H) - H``):
+    bins under it tie at 0; ties keep population order (Aug-PE's ``select_syn_mode=rank``)."""
+    return np.argsort(-thresholded(noisy, threshold), kind="stable")[:size]
 
 
-def evolve(private_emb: np.ndarray, population: list[str], encoder: Encoder, vary: Vary, rounds: int, sigma: float,
-           threshold: float, variations: int, source: NoiseSource, seed: int) -> tuple[list[str], list[dict]]:
-    """``rounds`` rounds of vote, noise, draw, rewrite. Returns the final population and, per round,
-    the population that was voted on with its noisy votes (the only releases)."""
+def with_variations(parents: list[str], rewrites: list[list[str]], n: int) -> list[str]:
+    """The next population: every parent itself, then ``n`` variations of each (an empty rewrite is
+    replaced by its parent, so the population keeps its size L N)."""
+    return list(parents) + [v for parent, rs in zip(parents, rewrites) for v in _keep_or_parent(parent, rs, n)]
+
+
+def evolve(private_emb: np.ndarray, seeds: list[str], encoder: Encoder, vary: Vary, rounds: int, sigma: float,
+           threshold: float, variations: int, source: NoiseSource, seed: int,
+           selection: str = "rank") -> tuple[list[str], list[dict]]:
+    """Aug-PE: ``seeds`` (N) plus ``variations`` rewrites of each form the first population; ``rounds``
+    rounds of vote, noise and selection of N, the selected kept and varied for the next round. Returns
+    the last round's selected questions (the release) and, per round, the population that was voted
+    on with its noisy votes and the selected indices."""
     rng = np.random.default_rng(seed)
-    size = len(population)
-    history = []
+    size = len(seeds)
+    population = with_variations(seeds, vary(seeds, variations, 0), variations)
+    selected, history = list(seeds), []
     for rnd in range(1, rounds + 1):
         noisy = noisy_histogram(nearest_votes(private_emb, encoder.encode(population)), sigma, source)
-        history.append({"round": rnd, "population": list(population), "noisy_votes": noisy.tolist()})
-        parents = draw_parents(noisy, threshold, math.ceil(size / variations), rng)
-        drawn = [population[i] for i in parents]
-        rewrites = vary(drawn, variations, rnd)
-        population = [r for parent, rs in zip(drawn, rewrites) for r in _keep_or_parent(parent, rs, variations)][:size]
-    return population, history
+        idx = (top_voted(noisy, threshold, size) if selection == "rank"
+               else draw_parents(noisy, threshold, size, rng))
+        history.append({"round": rnd, "population": list(population), "noisy_votes": noisy.tolist(),
+                        "selected": [int(i) for i in idx]})
+        selected = [population[i] for i in idx]
+        if rnd < rounds:  # the last round's variations would never be voted on (Aug-PE makes them anyway)
+            population = with_variations(selected, vary(selected, variations, rnd), variations)
+    return selected, history
 
 
 def _keep_or_parent(parent: str, rewrites: list[str], n: int) -> list[str]:
@@ -170,9 +208,9 @@ def _noise_source(ctx, seed: int) -> NoiseSource:
 
 
 def _private_evolution(ctx, step, ins: dict, out: Path) -> dict:
-    """params: task, component, rounds, variations, threshold, temperature, top_p, max_new_tokens, seed,
-    sampler, embed_batch_size; inputs: base (public LM), population (a step with queries.jsonl),
-    records (data:private). The noise multiplier is the ledger's plan for ``component``."""
+    """params: task, component, rounds, variations, selection, threshold, temperature, top_p, max_new_tokens,
+    seed, sampler, embed_batch_size, embedder; inputs: base (public LM), population (a step with queries.jsonl:
+    the N seeds), records (data:private). The noise multiplier is the ledger's plan for ``component``."""
     p = step.params
     population = [r["question"] for r in read_jsonl(ins["population"] / "queries.jsonl")]
     if len(population) < 2:
@@ -180,13 +218,13 @@ def _private_evolution(ctx, step, ins: dict, out: Path) -> dict:
                             "synthesis.max_query_rounds or synthesis.query_max_new_tokens")
     dp = ctx.cfg.dp.enabled
     sigma = float(ctx.plan[p["component"]]["noise_multiplier"]) if dp else 0.0
-    encoder = Encoder(ctx.device, p["embed_batch_size"])
+    encoder = Encoder(ctx.device, p["embed_batch_size"], path=p.get("embedder"))
     private_emb = encoder.encode([r.question for r in ctx.data.private])
     tok = load_tokenizer(ins["base"])
     with build_sampler(p["sampler"], ins["base"]) as sampler:
         final, history = evolve(private_emb, population, encoder, lm_variations(sampler, tok, ctx.task, p),
                                 p["rounds"], sigma, p["threshold"], p["variations"], _noise_source(ctx, p["seed"]),
-                                p["seed"])
+                                p["seed"], selection=p.get("selection", "rank"))
         stats = dict(sampler.stats, tokens_per_second=sampler.tokens_per_second)
     del private_emb
     write_jsonl(out / "queries.jsonl", [{"id": f"pe{i:05d}", "question": q} for i, q in enumerate(final)])
@@ -195,7 +233,8 @@ def _private_evolution(ctx, step, ins: dict, out: Path) -> dict:
     write_json(out / "component.json", {"name": p["component"], "dp": dp, "steps": len(history),
                                         "noise_multiplier": sigma, "sample_rate": 1.0, "mechanism": "gaussian",
                                         "l2_sensitivity": L2_SENSITIVITY})
-    return {"rounds": len(history), "population": len(final), "noise_multiplier": sigma,
+    return {"rounds": len(history), "selected": len(final), "population": len(history[-1]["population"]),
+            "noise_multiplier": sigma,
             "votes": round_stats(history, p["threshold"]), "tokens_per_second": stats["tokens_per_second"]}
 
 

@@ -42,29 +42,48 @@ def normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def sample_questions(sampler, tok, task: str, pool: list[str], s, k_examples: int, seed: int) -> list[str]:
-    """Sample until ``s.num_queries`` unique questions or ``s.max_query_rounds`` rounds."""
+PROMPT_EXAMPLES_FILE = "prompt_examples.jsonl"  # per sample: the indices of the examples its prompt showed
+
+
+def sample_questions(sampler, tok, task: str, pool: list[str], s, k_examples: int, seed: int,
+                     shown: list[list[int]] | None = None) -> list[str]:
+    """Sample until ``s.num_queries`` unique questions or ``s.max_query_rounds`` rounds. With ``shown``
+    (a list), the indices into ``pool`` of the examples each kept question's prompt showed are appended
+    to it, one list per question (KnowledgeSG's near-duplicate filter compares a sample with these)."""
     rng = random.Random(seed)
     seen: set[str] = {normalise(q) for q in pool}  # copying an example verbatim is not a new question
     out: list[str] = []
     prompts_per_round = max(1, -(-s.num_queries // s.query_n))
     for rnd in range(s.max_query_rounds):
-        prompts = []
+        prompts, picks = [], []
         for _ in range(prompts_per_round):
-            ex = rng.sample(pool, k=min(k_examples, len(pool))) if k_examples else []
-            prompts.append(chat.render_question_prompt(tok, task, ex))
+            # indices drawn as rng.sample(pool, k) draws its items: the same prompts as before
+            idx = rng.sample(range(len(pool)), k=min(k_examples, len(pool))) if k_examples else []
+            picks.append(idx)
+            prompts.append(chat.render_question_prompt(tok, task, [pool[i] for i in idx]))
         params = SamplingParams(n=s.query_n, temperature=s.query_temperature, top_p=s.query_top_p,
                                 max_new_tokens=s.query_max_new_tokens, seed=seed + rnd)
-        for comps in sampler.generate(prompts, params, desc=f"queries round {rnd + 1}"):
+        for idx, comps in zip(picks, sampler.generate(prompts, params, desc=f"queries round {rnd + 1}")):
             for c in comps:
                 key = normalise(c.text)
                 if c.finished and len(key.split()) >= 2 and key not in seen:
                     seen.add(key)
                     out.append(c.text.strip())
+                    if shown is not None:
+                        shown.append(list(idx))
         log.info("queries: %d unique after round %d", len(out), rnd + 1)
         if len(out) >= s.num_queries:
             break
+    if shown is not None:
+        del shown[s.num_queries:]
     return out[: s.num_queries]
+
+
+def write_prompt_examples(out: Path, ids: list[str], shown: list[list[int]]) -> None:
+    """Which examples (indices into the step's example source) each sample's prompt showed. Indices only:
+    they are drawn with the run's seed, never from the data, and the texts stay in the data split; the
+    file stays in the stage folder (it is not part of the release)."""
+    write_jsonl(out / PROMPT_EXAMPLES_FILE, [{"id": i, "examples": idx} for i, idx in zip(ids, shown)])
 
 
 def _adapter(ins: dict) -> Path | None:
@@ -81,13 +100,16 @@ def _questions(ctx: Context, step, ins: dict, out: Path) -> dict:
     p = step.params
     tok = load_tokenizer(ins["base"])
     pool = [r.question for r in example_records(ctx, p["examples"])]
+    shown: list[list[int]] = []
     with build_sampler(p["sampler"], ins["base"], _adapter(ins)) as sampler:
-        qs = sample_questions(sampler, tok, ctx.task, pool, SimpleNamespace(**p), p["k"], p["seed"])
+        qs = sample_questions(sampler, tok, ctx.task, pool, SimpleNamespace(**p), p["k"], p["seed"], shown)
         stats = _stats(sampler)
     if not qs:
         raise RewarddsError("query synthesis produced no finished question; raise synthesis.query_max_new_tokens "
                             "or synthesis.max_query_rounds")
-    write_jsonl(out / "queries.jsonl", [{"id": f"q{i:05d}", "question": q} for i, q in enumerate(qs)])
+    ids = [f"q{i:05d}" for i in range(len(qs))]
+    write_jsonl(out / "queries.jsonl", [{"id": i, "question": q} for i, q in zip(ids, qs)])
+    write_prompt_examples(out, ids, shown)
     write_json(out / "sampling.stats.json", stats)
     return {"queries": len(qs), "tokens_per_second": stats["tokens_per_second"]}
 
@@ -147,49 +169,54 @@ def _one_step(ctx: Context, step, ins: dict, out: Path) -> dict:
     shots = [(r.question, r.answer) for r in example_records(ctx, p["examples"])]
     rng = random.Random(p["seed"])
     seen = {normalise(q) for q, _ in shots}
-    rows, unparsed, continued = [], 0, 0
+    rows, shown, unparsed, continued = [], [], 0, 0
 
-    def add(question: str, answer: str) -> None:
+    def add(question: str, answer: str, idx: list[int]) -> None:
         if question and answer and normalise(question) not in seen:
             seen.add(normalise(question))
             rows.append({"id": f"e{len(rows):05d}", "question": question, "chosen": answer, "round": 1,
                          "generation": chat.format_example(question, answer)})  # one sequence holds both
+            shown.append(idx)
 
     with build_sampler(p["sampler"], ins["base"], _adapter(ins)) as sampler:
         for rnd in range(p["max_rounds"]):
-            prompts = []
+            prompts, picks = [], []
             for _ in range(max(1, -(-(p["num"] - len(rows)) // p["n"]))):
-                ex = rng.sample(shots, k=min(p["k"], len(shots))) if p["k"] and shots else []
-                ex = chat.fit_examples(tok, lambda e: chat.render_example_prompt(tok, ctx.task, e), ex,
-                                       p["prompt_tokens"])
+                # indices drawn as rng.sample(shots, k) draws its items: the same prompts as before
+                idx = rng.sample(range(len(shots)), k=min(p["k"], len(shots))) if p["k"] and shots else []
+                ex = chat.fit_examples(tok, lambda e: chat.render_example_prompt(tok, ctx.task, e),
+                                       [shots[i] for i in idx], p["prompt_tokens"])
+                picks.append(idx)
                 prompts.append(chat.render_example_prompt(tok, ctx.task, ex) + chat.QUESTION_LABEL)
             params = SamplingParams(n=p["n"], temperature=p["temperature"], top_p=p["top_p"],
                                     max_new_tokens=p["max_new_tokens"], seed=p["seed"] + rnd)
             pending = []
-            for prompt, comps in zip(prompts, sampler.generate(prompts, params, desc=f"one-step round {rnd + 1}")):
+            outs = sampler.generate(prompts, params, desc=f"one-step round {rnd + 1}")
+            for prompt, idx, comps in zip(prompts, picks, outs):
                 for c in comps:
                     parsed = chat.parse_example(chat.QUESTION_LABEL + c.text)
                     if parsed is not None:  # an answer cut at max_new_tokens is kept, as the reference does
-                        add(*parsed)
+                        add(*parsed, idx)
                     elif c.finished and c.text.strip():  # a whole question, no answer yet: continue the sequence
-                        pending.append((prompt + c.text.rstrip() + chat.ANSWER_LABEL, c.text.strip()))
+                        pending.append((prompt + c.text.rstrip() + chat.ANSWER_LABEL, c.text.strip(), idx))
                     else:
                         unparsed += 1
             if pending:
                 cont = SamplingParams(n=1, temperature=p["temperature"], top_p=p["top_p"],
                                       max_new_tokens=p["answer_max_new_tokens"], seed=p["seed"] + 1000 + rnd)
-                outs = sampler.generate([x for x, _ in pending], cont, desc=f"one-step answers {rnd + 1}")
-                for (_, question), comps in zip(pending, outs):
+                outs = sampler.generate([x for x, _, _ in pending], cont, desc=f"one-step answers {rnd + 1}")
+                for (_, question, idx), comps in zip(pending, outs):
                     continued += 1
-                    add(question, comps[0].text.strip())
+                    add(question, comps[0].text.strip(), idx)
             if len(rows) >= p["num"]:
                 break
         stats = _stats(sampler)
-    rows = rows[: p["num"]]
+    rows, shown = rows[: p["num"]], shown[: p["num"]]
     if not rows:
         raise RewarddsError("one-step synthesis produced no example; raise synthesis.query_max_new_tokens or "
                             "synthesis.max_query_rounds")
     write_jsonl(out / "pool.jsonl", rows)
+    write_prompt_examples(out, [r["id"] for r in rows], shown)
     write_json(out / "sampling.stats.json", stats)
     return {"examples": len(rows), "unparsed": unparsed, "continued_after_answer_label": continued,
             "tokens_per_second": stats["tokens_per_second"]}

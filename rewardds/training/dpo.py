@@ -3,7 +3,9 @@
 Each private record yields several judgement pairs (winner, loser: two judgements of the
 same request, so of the same question, with different preference-refinement levels).
 A pair's loss is ``-w * log sigmoid(beta * ((lp_w - ref_w) - (lp_l - ref_l)))`` with
-``w = log(1 + exp(a * gap))``, ``gap`` the level difference, ``lp`` the trainable judge's
+``w = log(1 + exp(a * gap))``, ``gap`` the difference of the two judgements' PPL scores (the
+reference, ``reward.gap=score``; pairs: right verdict over wrong) or of their levels
+(``reward.gap=level``; pairs: any two levels), ``lp`` the trainable judge's
 summed log-probability of the judgement given its prompt and ``ref`` the frozen SFT
 judge's (computed once, before training: the reference never trains). The loss is
 computed WITH gradients (the reference implementation ran it under no_grad). A record's
@@ -45,14 +47,26 @@ def level_pairs(levels: list[int], a: float) -> list[tuple[int, int, float]]:
             if levels[i] > levels[j]]
 
 
-def record_pairs(groups: list[list[int]], a: float, max_pairs: int, rng: random.Random) -> list[tuple[int, int, float]]:
-    """The DPO pairs of one record: pairs inside each group (the judgements of one request, given
-    as their levels; indices are flat over the record's judgements), at most ``max_pairs``
-    (a seeded sample, so a record's contribution is bounded)."""
+def score_pairs(judgements: list[tuple[bool, float]], a: float) -> list[tuple[int, int, float]]:
+    """GFRIEND's pairs (``run_preference_refinement.py``, ``trainer_generative_dpo.py``): every judgement
+    with the right verdict (strong or weak accept) over every one with the wrong verdict (strong or weak
+    reject) of the same request, weighted ``log(1 + exp(a * |s+ - s-|))``, s the PPL scores. Given per
+    judgement (right verdict, score)."""
+    return [(i, j, dpo_weight(abs(si - sj), a)) for i, (ci, si) in enumerate(judgements)
+            for j, (cj, sj) in enumerate(judgements) if ci and not cj]
+
+
+def record_pairs(groups: list[list], a: float, max_pairs: int, rng: random.Random,
+                 pairing=None) -> list[tuple[int, int, float]]:
+    """The DPO pairs of one record: pairs inside each group (the judgements of one request, given as
+    ``pairing`` reads them: levels for :func:`level_pairs`, the default, or (right verdict, score) for
+    :func:`score_pairs`; indices are flat over the record's judgements), at most ``max_pairs`` (a
+    seeded sample, so a record's contribution is bounded)."""
+    pairing = pairing or level_pairs
     pairs, offset = [], 0
-    for levels in groups:
-        pairs += [(offset + i, offset + j, w) for i, j, w in level_pairs(levels, a)]
-        offset += len(levels)
+    for group in groups:
+        pairs += [(offset + i, offset + j, w) for i, j, w in pairing(group, a)]
+        offset += len(group)
     if len(pairs) > max_pairs:
         pairs = rng.sample(pairs, max_pairs)
     return pairs
