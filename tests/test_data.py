@@ -672,7 +672,7 @@ def test_hf_load_error_does_not_quote_dataset_content(tmp_path, monkeypatch):
 # ------------------------------------------------------ the private set
 
 
-PRIVATE_SET_KEYS = {"source", "records", "subset", "deduplicated", "statement"}
+PRIVATE_SET_KEYS = {"source", "records", "subset", "holdout_test", "deduplicated", "statement"}
 
 
 def test_private_set_demo():

@@ -10,8 +10,8 @@ import torch
 from rewardds import chat
 from rewardds.models.loading import add_lora
 from rewardds.training.dp import DPSettings
-from rewardds.training.lm import CausalLMModule, LMCollator, token_losses
-from rewardds.training.reward import PairCollator, RewardModule, encode_reward_text, reward_scores
+from rewardds.training.lm import CausalLMModule, LengthGroupedBatches, LMCollator, item_length, token_losses
+from rewardds.training.reward import PairCollator, PairDataset, RewardModule, encode_reward_text, reward_scores
 from tests.helpers import LoraCfg, tiny_llama, tiny_tokenizer
 
 QA = [("fever since two days?", "rest and drink water"), ("cough for two days", "see a doctor soon"),
@@ -252,3 +252,14 @@ def test_dropout_masks_of_dp_fits_are_secret_not_seeded_by_the_public_seed(tok):
     reproducible = DPSettings(noise_multiplier=1.0, reproducible_seed=5, **every_record)
     rep = [_first_dropout_masks(tok, reproducible) for _ in range(2)]
     assert all(torch.equal(x, y) for x, y in zip(*rep))
+
+
+def test_length_grouped_batches_read_every_item_kind():
+    """Non-DP fits batch by length: LM rows, a record's rows and a reward record's (chosen, rejected) pairs
+    (the reward proxy's non-DP fit read a pair as a row and stopped with a TypeError)."""
+    assert item_length({"input_ids": [1, 2, 3]}) == 3
+    assert item_length([{"input_ids": [1, 2]}, {"input_ids": [3]}]) == 3
+    pairs = PairDataset([[([1, 2, 3], [4, 5])], [], [([1] * 7, [2] * 2), ([1] * 7, [3])]])
+    assert [item_length(pairs[i]) for i in range(len(pairs))] == [5, 0, 17]
+    batches = list(LengthGroupedBatches(pairs, batch_size=2, seed=0))
+    assert sorted(i for b in batches for i in b) == [0, 1, 2]

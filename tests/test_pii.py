@@ -37,7 +37,7 @@ def test_every_demo_private_record_is_a_target_with_its_planted_name(task):
     items = pii_targets(private, seed=0, max_records=None)
     pool = demo_pool()
     by_id = {r.id: r for r in private}
-    assert len(items) == len(private) == 160
+    assert len(items) == len(private) == 1000  # make_demo COUNTS["private"]
     for it in items:
         original = by_id[it.id]
         assert it.target in pool and it.target in original.question  # a generator name, exactly
@@ -71,7 +71,7 @@ def test_records_without_a_known_name_are_no_targets():
     items = pii_targets(recs, seed=0)
     assert [it.id for it in items] == ["y"]
     assert "Marcus" not in items[0].question + items[0].answer and "Rasmussen" not in items[0].answer
-    assert pii_targets(demo("code").private, seed=0) == []
+    assert pii_targets(demo("code").public, seed=0) == []  # the public utilities name nobody
 
 
 def test_other_names_and_name_parts_are_masked():

@@ -18,7 +18,8 @@ Substitution (real data, ``task.data.substitute_names=true``), as in Lukas et
 al. (2023): a detected name is replaced by a generated one, so the records
 hold names whose spans are known exactly. Detection is a simple, documented
 rule, not a NER model (:func:`detect_names`): one or two capitalised words after
-a self-introduction cue ("my name is", "I am", "I'm", "this is", "call me"), after
+a self-introduction cue ("my name is", "I am", "I'm", "this is", "call me", a
+greeting with a comma: "Hello, Anna Berg from account ..."), after
 a title ("Dr", "Dr.", "Doctor", "Mr", "Mrs", "Ms", "Miss"), or two capitalised
 words before "here" at the start of a sentence ("Anna Berg here, ..."); and,
 without a cue, any two capitalised words that are a first and a last name of
@@ -57,7 +58,7 @@ __all__ = ["NamePool", "NameMap", "demo_pool", "faker_pool", "known_pools", "det
 _WORD = r"[A-Z][a-z]+(?:['\u2019-][A-Z]?[a-z]+)?"
 _PAIR = re.compile(rf"(?<![\w'\u2019-])(?=({_WORD}) ({_WORD})(?![\w'\u2019-]))")
 _SPAN = rf"({_WORD})(?:[ \t]+({_WORD}))?(?![\w'\u2019-])"
-_INTRO = re.compile(rf"\b(?:[Mm]y name is|[Mm]y name's|I am|I'm|I\u2019m|i am|[Tt]his is|[Cc]all me)[ \t]+{_SPAN}")
+_INTRO = re.compile(rf"\b(?:[Mm]y name is|[Mm]y name's|I am|I'm|I\u2019m|i am|[Tt]his is|[Cc]all me|Hello,|Hi,)[ \t]+{_SPAN}")
 _TITLE = re.compile(rf"\b(?:Dr|Mr|Mrs|Ms|Miss|Doctor)\.?[ \t]+{_SPAN}")
 _HERE = re.compile(rf"(?:^|(?<=[.!?])\s+)({_WORD})[ \t]+({_WORD}) here\b")
 _LOWER = re.compile(r"\b[a-z]+\b")

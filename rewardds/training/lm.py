@@ -71,8 +71,13 @@ class RecordRowsCollator:
 
 
 def item_length(item) -> int:
-    """Tokens of one dataset item (an encoded row, or the rows of one record)."""
-    return sum(len(r["input_ids"]) for r in item) if isinstance(item, list) else len(item["input_ids"])
+    """Tokens of one dataset item: an encoded row, a list of token ids, or any nesting of them (the rows
+    of one record; a reward record's (chosen ids, rejected ids) pairs)."""
+    if isinstance(item, dict):
+        return len(item["input_ids"])
+    if isinstance(item, (list, tuple)) and item and isinstance(item[0], int):
+        return len(item)
+    return sum(item_length(part) for part in item)
 
 
 class LengthGroupedBatches(torch.utils.data.Sampler):
