@@ -58,7 +58,7 @@ def build(cfg, method) -> Recipe:
                            "top_p": method.top_p, "max_new_tokens": one_step_new, "answer_max_new_tokens": answer_new,
                            "max_rounds": s.max_query_rounds,
                            "seed": cfg.seed, "sampler": sampler(cfg), "examples": src, "k": k,
-                           "prompt_tokens": prompt_tokens},
+                           "prompt_tokens": prompt_tokens, "answers_only": True},
                           {**gen_inputs, **examples_in}, touches=touches, why=why))
         steps.append(_text_filter(cfg, method, "pool.jsonl", "examples", wanted))
         pool = "text_filter"
@@ -77,7 +77,7 @@ def build(cfg, method) -> Recipe:
                           {"task": task, "n": 1, "temperature": method.temperature, "top_p": method.top_p,
                            "max_new_tokens": answer_new, "seed": cfg.seed + 101, "sampler": sampler(cfg),
                            "examples": src if icl else "none", "k": k if icl else 0, "prompt_tokens": prompt_tokens,
-                           "finished_only": False},
+                           "finished_only": False, "answers_only": True},
                           {**gen_inputs, "questions": "text_filter", **(examples_in if icl else {})},
                           touches=a_touches, why=a_why))
         steps.append(Step("pool", TO_POOL, {}, {"candidates": "answers"}))

@@ -53,10 +53,12 @@ def sample_questions(sampler, tok, task: str, pool: list[str], s, k_examples: in
     rng = random.Random(seed)
     seen: set[str] = {normalise(q) for q in pool}  # copying an example verbatim is not a new question
     out: list[str] = []
-    prompts_per_round = max(1, -(-s.num_queries // s.query_n))
     for rnd in range(s.max_query_rounds):
+        # round 1 asks for num_queries; a later round only for the shortfall, with a quarter's margin for
+        # duplicates and unfinished samples (a second full round once doubled the cost for 8 questions)
+        wanted = s.num_queries if rnd == 0 else -(-5 * (s.num_queries - len(out)) // 4)
         prompts, picks = [], []
-        for _ in range(prompts_per_round):
+        for _ in range(max(1, -(-wanted // s.query_n))):
             # indices drawn as rng.sample(pool, k) draws its items: the same prompts as before
             idx = rng.sample(range(len(pool)), k=min(k_examples, len(pool))) if k_examples else []
             picks.append(idx)
@@ -141,17 +143,22 @@ def _answers(ctx: Context, step, ins: dict, out: Path) -> dict:
     with build_sampler(p["sampler"], ins["base"], _adapter(ins)) as sampler:
         outs = sampler.generate(prompts, params, desc="answers")
         stats = _stats(sampler)
-    rows, dropped = [], 0
+    rows, dropped, not_answers = [], 0, 0
     finished_only = p.get("finished_only", True)  # RewardDS keeps only answers that ended with EOS
+    answers_only = p.get("answers_only", False)
     for q, comps in zip(queries, outs):
         kept = [c.text for c in comps if (c.finished or not finished_only) and c.text.strip()]
         dropped += len(comps) - len(kept)
+        if answers_only:  # a reply that writes a new question (or a whole example) is no answer to train on
+            answers = [t for t in kept if chat.is_answer(t)]
+            not_answers += len(kept) - len(answers)
+            kept = answers
         if kept:
             rows.append({"id": q["id"], "question": q["question"], "candidates": kept})
     write_jsonl(out / "candidates.jsonl", rows)
     write_json(out / "sampling.stats.json", stats)
     return {"questions": len(rows), "candidates": sum(len(r["candidates"]) for r in rows), "unfinished_dropped": dropped,
-            "tokens_per_second": stats["tokens_per_second"]}
+            **({"not_answers": not_answers} if answers_only else {}), "tokens_per_second": stats["tokens_per_second"]}
 
 
 def _one_step(ctx: Context, step, ins: dict, out: Path) -> dict:
@@ -170,8 +177,12 @@ def _one_step(ctx: Context, step, ins: dict, out: Path) -> dict:
     rng = random.Random(p["seed"])
     seen = {normalise(q) for q, _ in shots}
     rows, shown, unparsed, continued = [], [], 0, 0
+    not_answers = [0]
 
     def add(question: str, answer: str, idx: list[int]) -> None:
+        if p.get("answers_only", False) and answer and not chat.is_answer(answer):
+            not_answers[0] += 1  # the answer part runs on into another example: no answer to train on
+            return
         if question and answer and normalise(question) not in seen:
             seen.add(normalise(question))
             rows.append({"id": f"e{len(rows):05d}", "question": question, "chosen": answer, "round": 1,
@@ -219,7 +230,7 @@ def _one_step(ctx: Context, step, ins: dict, out: Path) -> dict:
     write_prompt_examples(out, [r["id"] for r in rows], shown)
     write_json(out / "sampling.stats.json", stats)
     return {"examples": len(rows), "unparsed": unparsed, "continued_after_answer_label": continued,
-            "tokens_per_second": stats["tokens_per_second"]}
+            **({"not_answers": not_answers[0]} if p.get("answers_only", False) else {}), "tokens_per_second": stats["tokens_per_second"]}
 
 
 def _to_pool(ctx: Context, step, ins: dict, out: Path) -> dict:
