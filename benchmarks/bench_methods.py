@@ -100,7 +100,8 @@ def sweeps(a) -> list[dict]:
         out.append({"name": f"real-{task}", "methods": list(REAL_METHODS), "seeds": seeds[:1],
                     "overrides": [f"task={task}", f"task.data.dir={SHARED / folder}",
                                   f"task.data.max_train={REAL_PRIVATE}", f"task.data.holdout_test={REAL_TEST}",
-                                  *base, *proportions(REAL_PRIVATE), "eval.max_test=null", *a.args]})
+                                  *base, *(proportions(REAL_PRIVATE) if a.scale == "paper" else []),
+                                  "eval.max_test=null", *a.args]})
     return out
 
 
