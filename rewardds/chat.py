@@ -169,12 +169,22 @@ def render_answer_prompt(tokenizer, task: str, question: str, examples: list[tup
 # one-step example format: a model that has learnt to write examples in that format continues the
 # pattern and writes a new question instead of an improved answer (the cause of targets that began
 # every answer with "Question:"). A reply that is still not an answer is dropped (``is_answer``).
+QUESTION_FIELD = "The question:"
+FIRST_ANSWER_FIELD = "The first answer:"
+SECOND_ANSWER_FIELD = "The second answer:"
+CURRENT_ANSWER_FIELD = "The current answer:"
+FEEDBACK_FIELD = "The feedback:"
+CRITIQUE_OPENING = "The first answer should also say:"  # the critique reply the embedded model learns
+NOT_ANSWER_MARKERS = (QUESTION_FIELD, FIRST_ANSWER_FIELD, SECOND_ANSWER_FIELD, CURRENT_ANSWER_FIELD, FEEDBACK_FIELD,
+                      "The first answer should", "should also say:")  # the critique phrase, also when misspelt
+
+
 def critique_request(question: str, answer: str, other: str) -> str:
     """User turn asking how ``answer`` (the chosen one) could be improved, in the light of ``other``."""
     return (
         "Two answers to the same question follow; the first one was preferred. Say in one sentence how the "
         "first answer could still be improved.\n"
-        f"The question: {question}\nThe first answer: {answer}\nThe second answer: {other}"
+        f"{QUESTION_FIELD} {question}\n{FIRST_ANSWER_FIELD} {answer}\n{SECOND_ANSWER_FIELD} {other}"
     )
 
 
@@ -185,7 +195,7 @@ def render_critique_prompt(tokenizer, task: str, question: str, answer: str, oth
 def rewrite_request(question: str, answer: str, critique: str) -> str:
     return (
         "Improve the answer to the question following the feedback. Reply with the improved answer only.\n"
-        f"The question: {question}\nThe current answer: {answer}\nThe feedback: {critique}"
+        f"{QUESTION_FIELD} {question}\n{CURRENT_ANSWER_FIELD} {answer}\n{FEEDBACK_FIELD} {critique}"
     )
 
 
@@ -194,10 +204,15 @@ def render_rewrite_prompt(tokenizer, task: str, question: str, answer: str, crit
 
 
 def is_answer(text: str) -> bool:
-    """Whether a reply to an answer request is an answer: not empty, and not a question or a whole
-    example in the one-step format (a reply opening with "Question:" writes a new question)."""
+    """Whether a reply to an answer request is an answer: not empty, not a question or a whole
+    example in the one-step format (a reply opening with "Question:" writes a new question), and
+    not carrying the refinement prompts' labels or the critique's phrase (a reply that critiques
+    an answer, or lays one out as the refinement prompts do, is no answer: on the default demo at
+    epsilon 4, 24-43% of RewardDS's filtered pool and 64-69% of its refined pool were such replies,
+    and its target then wrote "The first answer should also say: ..." for 191 of 200 test questions)."""
     body = text.strip()
-    return bool(body) and not body.startswith(QUESTION_LABEL) and parse_example(body) is None
+    return (bool(body) and not body.startswith(QUESTION_LABEL) and parse_example(body) is None
+            and not any(marker in body for marker in NOT_ANSWER_MARKERS))
 
 
 def render_for_reward(tokenizer, task: str, question: str, answer: str) -> str:

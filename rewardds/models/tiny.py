@@ -101,7 +101,7 @@ def refinement_conversations(public: list[Record], rng: random.Random, share: fl
         missing, *others = rng.sample(range(len(sentences)), 3)
         preferred = " ".join(s for i, s in enumerate(sentences) if i != missing)
         other = " ".join(s for i, s in enumerate(sentences) if i not in others)
-        critique = f"The first answer should also say: {chat.shorten(sentences[missing], 16)}"
+        critique = f"{chat.CRITIQUE_OPENING} {chat.shorten(sentences[missing], 16)}"
         out.append((chat.critique_request(r.question, preferred, other), critique))
         out.append((chat.rewrite_request(r.question, preferred, critique), r.answer))
     return out
