@@ -20,12 +20,10 @@ def test_every_label_of_the_refinement_prompts_marks_a_reply_as_no_answer():
     """Whatever label the critique and rewrite prompts lay their fields out with, a reply that echoes it
     is refused: the check follows the prompts, not a copy of them."""
     prompts = chat.critique_request("Q?", "A1.", "A2.") + "\n" + chat.rewrite_request("Q?", "A1.", "C.")
-    labels = [line.split(" ", 3)[:3] for line in prompts.splitlines() if line.startswith("The ")]
+    labels = [line[: line.index(":") + 1] for line in prompts.splitlines() if line.startswith("The ")]
     assert len(labels) == 6
-    for line in prompts.splitlines():
-        if line.startswith("The "):
-            label = line[: line.index(":") + 1]
-            assert not chat.is_answer(f"Rest and fluids help. {label} more detail."), label
+    for label in labels:
+        assert not chat.is_answer(f"Rest and fluids help. {label} more detail."), label
 
 
 def test_answers_pass():

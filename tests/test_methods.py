@@ -165,7 +165,8 @@ def assert_target_answers(run_dir: Path) -> None:
     preds = [r["prediction"] for r in read_jsonl(run_dir / "stages" / "eval_target" / "predictions.jsonl")]
     base_file = run_dir / "stages" / "eval_base" / "predictions.jsonl"
     base = [r["prediction"] for r in read_jsonl(base_file)] if base_file.exists() else []
-    assert preds and len(not_answers(preds)) <= len(not_answers(base)), (len(not_answers(base)), not_answers(preds)[:5])
+    bad, bad_base = not_answers(preds), not_answers(base)
+    assert preds and len(bad) <= len(bad_base), (len(bad_base), bad[:5])
     pool = run_dir / "release" / "server" / "synthetic" / "pool.jsonl"
     if pool.exists():
         chosen = [r["chosen"] for r in read_jsonl(pool)]

@@ -34,7 +34,8 @@ from rewardds.training.distributed import launch_rank
 
 log = logging.getLogger(__name__)
 
-CODE_VERSION = "2"  # bump when a stage's outputs change meaning (2: chat.is_answer refuses critiques and the refinement prompts' labels)
+# Bump when a stage's outputs change meaning (2: chat.is_answer refuses critiques and the refinement labels).
+CODE_VERSION = "2"
 MANIFEST = "manifest.json"
 STATS_SUFFIX = ".stats.json"
 RESUME = "_resume"  # a stage's resumable state (Lightning checkpoints) inside its partial folder
