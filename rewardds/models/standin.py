@@ -147,7 +147,8 @@ def pretrain(model, tokenizer, task: str, steps: int, max_length: int, trainer_c
     assistant turns cut to ``turn_words`` words: the model learns to close its turn early, so the
     small generation budgets of ``experiment=smoke`` see finished generations."""
     public = load_records(demo_dir(task) / "public.jsonl", task)
-    convs = [(u, chat.shorten(a, turn_words).removesuffix(" ...")) for u, a in public_conversations(task, public, seed)]
+    convs = [c._replace(assistant=chat.shorten(c.assistant, turn_words).removesuffix(" ..."))
+             for c in public_conversations(task, public, seed)]
     pretrain_on_conversations(model, tokenizer, task, convs, steps=steps, lr=3e-3, batch_size=16,
                               max_length=max_length, trainer_cfg=trainer_cfg, seed=seed,
                               desc=f"stand-in {model.config.model_type}")

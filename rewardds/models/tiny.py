@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -60,24 +61,35 @@ def build_model(tokenizer, cfg):
     return LlamaForCausalLM(config)
 
 
-def public_conversations(task: str, public: list[Record], seed: int, max_examples: int = 2) -> list[tuple[str, str]]:
-    """(user, assistant) pairs the base model learns from, all made of public records: answering
+class Conversation(NamedTuple):
+    """One (user, assistant) pair of the base's pretraining. ``loss_on`` is ``all`` where the user
+    turn is public text the base should model too (a public question), ``answer`` where it is a
+    request the framework writes (the question, one-step and refinement prompts): a base that learns
+    to write a request's layout writes it in place of an answer once DP noise pulls a fine-tuned
+    proxy back towards its pretraining (the refinement labels, found by the benchmark)."""
+    user: str
+    assistant: str
+    loss_on: str = "answer"
+
+
+def public_conversations(task: str, public: list[Record], seed: int, max_examples: int = 2) -> list[Conversation]:
+    """The conversations the base model learns from, all made of public records: answering
     public questions; writing new questions in the format query synthesis asks for; writing whole
     new (question, answer) examples as one-step synthesis asks (0..``max_examples`` examples shown,
     kept short to fit the context); and the two refinement tasks (:func:`refinement_conversations`).
     A real checkpoint can do all of these from its instructions; the embedded model learns them here."""
     rng = random.Random(seed)
-    pairs = [(r.question, r.answer) for r in public]
+    pairs = [Conversation(r.question, r.answer, "all") for r in public]
     questions = [r.question for r in public]
     for r in public:
         k = rng.randint(0, max_examples)
         examples = rng.sample([q for q in questions if q != r.question], k=min(k, len(questions) - 1))
-        pairs.append((chat.question_request(task, examples), r.question))
+        pairs.append(Conversation(chat.question_request(task, examples), r.question))
     one_step = random.Random(seed + 1)
     for r in public:
         shown = [(chat.shorten(x.question, 24), chat.shorten(x.answer, 24))
                  for x in one_step.sample(public, k=one_step.randint(0, max_examples)) if x is not r]
-        pairs.append((chat.example_request(task, shown), chat.format_example(r.question, r.answer)))
+        pairs.append(Conversation(chat.example_request(task, shown), chat.format_example(r.question, r.answer)))
     pairs += refinement_conversations(public, random.Random(seed + 2))
     rng.shuffle(pairs)
     return pairs
@@ -88,7 +100,7 @@ def _sentences(text: str) -> list[str]:
     return [p if p.endswith((".", "?", "!")) else p + "." for p in parts if p]
 
 
-def refinement_conversations(public: list[Record], rng: random.Random, share: float = 0.2) -> list[tuple[str, str]]:
+def refinement_conversations(public: list[Record], rng: random.Random, share: float = 0.2) -> list[Conversation]:
     """Self-Optimizing Refinement's two requests, taught on public records with three or more
     sentences (a ``share`` of them): the preferred answer lacks one sentence, the other answer lacks
     two others but keeps that one; the critique of the preferred answer names the sentence it lacks,
@@ -102,17 +114,22 @@ def refinement_conversations(public: list[Record], rng: random.Random, share: fl
         preferred = " ".join(s for i, s in enumerate(sentences) if i != missing)
         other = " ".join(s for i, s in enumerate(sentences) if i not in others)
         critique = f"{chat.CRITIQUE_OPENING} {chat.shorten(sentences[missing], 16)}"
-        out.append((chat.critique_request(r.question, preferred, other), critique))
-        out.append((chat.rewrite_request(r.question, preferred, critique), r.answer))
+        out.append(Conversation(chat.critique_request(r.question, preferred, other), critique))
+        out.append(Conversation(chat.rewrite_request(r.question, preferred, critique), r.answer))
     return out
 
 
-def pretrain_on_conversations(model, tokenizer, task: str, convs: list[tuple[str, str]], steps: int, lr: float,
+def pretraining_examples(tokenizer, task: str, convs: list[Conversation], max_length: int) -> list[dict]:
+    """Token ids and labels of each conversation the base model is pretrained on, supervised as its
+    ``loss_on`` says."""
+    return [chat.encode_example(tokenizer, task, c.user, c.assistant, max_length, loss_on=c.loss_on) for c in convs]
+
+
+def pretrain_on_conversations(model, tokenizer, task: str, convs: list[Conversation], steps: int, lr: float,
                                batch_size: int, max_length: int, trainer_cfg, seed: int, desc: str) -> None:
-    """Train ``model`` on (user, assistant) pairs rendered by ``tokenizer``'s chat template, loss on
-    every token, for ``steps`` steps (the embedded model's and the stand-ins' pretraining)."""
-    examples = [chat.encode_example(tokenizer, task, u, a, max_length, loss_on="all") for u, a in convs]
-    data = LMDataset(examples)
+    """Train ``model`` on conversations rendered by ``tokenizer``'s chat template (loss as each
+    :class:`Conversation` says) for ``steps`` steps: the embedded model's and the stand-ins' pretraining."""
+    data = LMDataset(pretraining_examples(tokenizer, task, convs, max_length))
     steps_per_epoch = max(1, len(data) // batch_size)
     epochs = max(1, -(-steps // steps_per_epoch))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id  # Llama 3: no pad
@@ -125,7 +142,7 @@ def pretrain_on_conversations(model, tokenizer, task: str, convs: list[tuple[str
 def pretrain_tiny(task: str, public: list[Record], cfg, max_length: int, out_dir: Path, trainer_cfg) -> Path:
     """Train tokenizer and model on the public corpus; save an HF folder to ``out_dir``."""
     convs = public_conversations(task, public, cfg.seed)
-    texts = [chat.system_message(task)] + [u for u, _ in convs] + [a for _, a in convs]
+    texts = [chat.system_message(task)] + [c.user for c in convs] + [c.assistant for c in convs]
     tokenizer = train_tokenizer(texts, cfg.vocab_size)
     model = build_model(tokenizer, cfg)
     pretrain_on_conversations(model, tokenizer, task, convs, steps=cfg.pretrain_steps, lr=cfg.pretrain_lr,
