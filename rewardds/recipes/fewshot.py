@@ -77,7 +77,7 @@ def build(cfg, method) -> Recipe:
                           {"task": task, "n": 1, "temperature": method.temperature, "top_p": method.top_p,
                            "max_new_tokens": answer_new, "seed": cfg.seed + 101, "sampler": sampler(cfg),
                            "examples": src if icl else "none", "k": k if icl else 0, "prompt_tokens": prompt_tokens,
-                           "finished_only": False, "answers_only": True},
+                           "finished_only": False, "answers_only": True, "max_rounds": s.max_query_rounds},
                           {**gen_inputs, "questions": "text_filter", **(examples_in if icl else {})},
                           touches=a_touches, why=a_why))
         steps.append(Step("pool", TO_POOL, {}, {"candidates": "answers"}))

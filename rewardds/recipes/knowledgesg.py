@@ -74,7 +74,8 @@ def build(cfg, method) -> Recipe:
     steps.append(Step("answers", ANSWERS,
                       {"task": task, "n": 1, "temperature": method.temperature, "top_p": method.top_p,
                        "max_new_tokens": method.max_new_tokens or s.answer_max_new_tokens, "seed": cfg.seed + 101,
-                       "sampler": sampler(cfg), "examples": "none", "k": 0, "finished_only": False, "answers_only": True},
+                       "sampler": sampler(cfg), "examples": "none", "k": 0, "finished_only": False, "answers_only": True,
+                       "max_rounds": s.max_query_rounds},
                       {"base": "base:professional", "questions": questions}))
     steps.append(Step("pool", TO_POOL, {}, {"candidates": "answers"}))
     trained = _trained_model(cfg, method, dp_base)

@@ -47,7 +47,7 @@ def build(cfg, method) -> Recipe:
                       {"task": task, "n": 1, "temperature": method.temperature, "top_p": method.top_p,
                        "max_new_tokens": answer_new, "seed": cfg.seed + 101, "sampler": sampler(cfg),
                        "examples": "none", "k": 0, "prompt_tokens": max(32, cfg.model.proxy.max_length),
-                       "finished_only": False, "answers_only": True},
+                       "finished_only": False, "answers_only": True, "max_rounds": cfg.synthesis.max_query_rounds},
                       {**public, "questions": "pe"}))
     steps.append(Step("pool", TO_POOL, {}, {"candidates": "answers"}))
     steps.append(target_sft(cfg, 1, "pool", None))

@@ -37,7 +37,7 @@ def build(cfg, method) -> Recipe:
         "candidates", ANSWERS,
         {"task": task, "n": s.answer_n, "temperature": s.answer_temperature, "top_p": s.answer_top_p,
          "max_new_tokens": s.answer_max_new_tokens, "seed": cfg.seed + 101, "sampler": sampler(cfg),
-         "examples": "none", "k": 0, "answers_only": True},
+         "examples": "none", "k": 0, "answers_only": True, "max_rounds": s.max_query_rounds},
         {"base": "base:proxy", "adapter": "gen_proxy", "questions": "queries"})
     scorer = {"lm": plain(cfg.model.proxy), "answer_tokens": s.answer_max_new_tokens, "task": task, **reward_params}
     scorer_inputs = {"base": "base:proxy", "gen_proxy": "gen_proxy", "reward_proxy": reward_name}

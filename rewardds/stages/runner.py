@@ -34,8 +34,9 @@ from rewardds.training.distributed import launch_rank
 
 log = logging.getLogger(__name__)
 
-# Bump when a stage's outputs change meaning (2: chat.is_answer refuses critiques and the refinement labels).
-CODE_VERSION = "2"
+# Bump when a stage's outputs change meaning (2: chat.is_answer refuses critiques and the refinement labels;
+# 3: the base is not taught to write its requests' layout, and answer steps retry questions left unanswered).
+CODE_VERSION = "3"
 MANIFEST = "manifest.json"
 STATS_SUFFIX = ".stats.json"
 RESUME = "_resume"  # a stage's resumable state (Lightning checkpoints) inside its partial folder

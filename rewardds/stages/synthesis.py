@@ -132,33 +132,54 @@ def _answer_prompts(ctx: Context, tok, questions: list[str], p: dict) -> list[st
 
 
 def _answers(ctx: Context, step, ins: dict, out: Path) -> dict:
-    """params: n, temperature, top_p, max_new_tokens, seed, sampler, examples, k, prompt_tokens, finished_only;
-    inputs: base, adapter (optional), questions (a step with queries.jsonl)."""
+    """params: n, temperature, top_p, max_new_tokens, seed, sampler, examples, k, prompt_tokens, finished_only,
+    answers_only, max_rounds; inputs: base, adapter (optional), questions (a step with queries.jsonl).
+
+    ``max_rounds`` > 1: a question none of whose replies is kept is asked again, with a new seed,
+    for up to that many rounds, so that the answer check does not shrink a synthetic set below the
+    size every method is given (a retry reads only the sampled replies: post-processing)."""
     p = step.params
     tok = load_tokenizer(ins["base"])
     queries = list(read_jsonl(ins["questions"] / "queries.jsonl"))
     prompts = _answer_prompts(ctx, tok, [q["question"] for q in queries], p)
-    params = SamplingParams(n=p["n"], temperature=p["temperature"], top_p=p["top_p"],
-                            max_new_tokens=p["max_new_tokens"], seed=p["seed"])
-    with build_sampler(p["sampler"], ins["base"], _adapter(ins)) as sampler:
-        outs = sampler.generate(prompts, params, desc="answers")
-        stats = _stats(sampler)
-    rows, dropped, not_answers = [], 0, 0
     finished_only = p.get("finished_only", True)  # RewardDS keeps only answers that ended with EOS
     answers_only = p.get("answers_only", False)
-    for q, comps in zip(queries, outs):
-        kept = [c.text for c in comps if (c.finished or not finished_only) and c.text.strip()]
-        dropped += len(comps) - len(kept)
-        if answers_only:  # a reply that writes a new question (or a whole example) is no answer to train on
-            answers = [t for t in kept if chat.is_answer(t)]
-            not_answers += len(kept) - len(answers)
-            kept = answers
-        if kept:
-            rows.append({"id": q["id"], "question": q["question"], "candidates": kept})
+    kept_of: dict[int, list[str]] = {}
+    dropped, not_answers, rounds = 0, 0, 0
+    todo = list(range(len(queries)))
+    with build_sampler(p["sampler"], ins["base"], _adapter(ins)) as sampler:
+        for rnd in range(max(1, p.get("max_rounds", 1))):
+            if not todo:
+                break
+            params = SamplingParams(n=p["n"], temperature=p["temperature"], top_p=p["top_p"],
+                                    max_new_tokens=p["max_new_tokens"], seed=p["seed"] + 1000 * rnd)
+            outs = sampler.generate([prompts[i] for i in todo], params,
+                                    desc="answers" if rnd == 0 else f"answers, retry {rnd}")
+            rounds, again = rnd + 1, []
+            for i, comps in zip(todo, outs):
+                kept = [c.text for c in comps if (c.finished or not finished_only) and c.text.strip()]
+                dropped += len(comps) - len(kept)
+                if answers_only:  # a reply that writes a new question (or a whole example) is no answer to train on
+                    answers = [t for t in kept if chat.is_answer(t)]
+                    not_answers += len(kept) - len(answers)
+                    kept = answers
+                if kept:
+                    kept_of[i] = kept
+                else:
+                    again.append(i)
+            todo = again
+        stats = _stats(sampler)
+    rows = [{"id": q["id"], "question": q["question"], "candidates": kept_of[i]}
+            for i, q in enumerate(queries) if i in kept_of]
+    if queries and not rows:
+        raise RewarddsError(f"answer synthesis ({step.name}) kept no answer in {rounds} rounds: every reply was "
+                            "cut at its token budget or was no answer; raise synthesis.answer_max_new_tokens or "
+                            "synthesis.max_query_rounds")
     write_jsonl(out / "candidates.jsonl", rows)
     write_json(out / "sampling.stats.json", stats)
     return {"questions": len(rows), "candidates": sum(len(r["candidates"]) for r in rows), "unfinished_dropped": dropped,
-            **({"not_answers": not_answers} if answers_only else {}), "tokens_per_second": stats["tokens_per_second"]}
+            **({"not_answers": not_answers} if answers_only else {}), "answer_rounds": rounds,
+            "tokens_per_second": stats["tokens_per_second"]}
 
 
 def _one_step(ctx: Context, step, ins: dict, out: Path) -> dict:
