@@ -1,6 +1,7 @@
-"""Throughput of the two sampling backends (HF ``generate`` vs vLLM) on the same prompts.
+"""Throughput of the sampling backends (HF compacting loop, HF ``generate``, vLLM) on the same prompts.
 
     python -m benchmarks.bench_sampler [--hidden 128 --layers 2 --prompts 64 --n 4 --max-new-tokens 64]
+    python -m benchmarks.bench_sampler --model-dir outputs/cache/base_model/<key>/model --max-new-tokens 160
     python -m benchmarks.bench_sampler --size 0.5b          # Qwen2-0.5B-shaped, random weights
     python -m benchmarks.bench_sampler --json out.json      # also write the results as JSON
 
@@ -9,7 +10,9 @@ generated text: nothing is downloaded) and saved to a temporary folder. Device
 agnostic: CUDA with bfloat16 when available, else CPU with float32. Each backend
 gets one small warm-up call, then one timed ``generate`` over all prompts
 (``n`` samples each); engine start-up is reported separately. Random weights
-rarely emit EOS, so both backends generate close to prompts x n x max-new-tokens.
+rarely emit EOS, so every backend generates close to prompts x n x max-new-tokens; the
+compacting loop (``hf``, a sequence leaves its batch at its end token) only gains over
+``hf-generate`` on a model that ends its answers, e.g. the run's cached base (``--model-dir``).
 """
 from __future__ import annotations
 
@@ -94,10 +97,11 @@ def run_backend(name: str, model_dir: Path, prompts: list[str], params, args, dt
     from rewardds.sampling.base import SamplingParams
 
     t0 = time.perf_counter()
-    if name == "hf":
+    if name in ("hf", "hf-generate"):
         from rewardds.sampling.hf import HFSampler
 
-        sampler = HFSampler(model_dir, batch_size=args.hf_batch_size, dtype=dtype_name)
+        sampler = HFSampler(model_dir, batch_size=args.hf_batch_size, dtype=dtype_name,
+                            decode="compact" if name == "hf" else "generate")
     else:
         from rewardds.sampling.vllm import VLLMSampler
 
@@ -141,7 +145,7 @@ def main(argv=None) -> dict:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backends", default="hf,vllm")
+    p.add_argument("--backends", default="hf,hf-generate,vllm", help="hf (compacting loop), hf-generate, vllm")
     p.add_argument("--hf-batch-size", type=int, default=64, help="sequences per HF generate call")
     p.add_argument("--vllm-batch-size", type=int, default=256, help="vLLM max_num_seqs")
     p.add_argument("--enforce-eager", action="store_true", help="vLLM without torch.compile / CUDA graphs")
@@ -177,6 +181,8 @@ def main(argv=None) -> dict:
     by = {r["backend"]: r for r in rows}
     ratio = (by["vllm"]["tokens_per_s"] / by["hf"]["tokens_per_s"]
              if {"hf", "vllm"} <= set(by) and by["hf"]["tokens_per_s"] > 0 else None)
+    compact_ratio = (by["hf"]["tokens_per_s"] / by["hf-generate"]["tokens_per_s"]
+                     if {"hf", "hf-generate"} <= set(by) and by["hf-generate"]["tokens_per_s"] > 0 else None)
     versions = {"torch": torch.__version__}
     try:
         import transformers
@@ -193,18 +199,21 @@ def main(argv=None) -> dict:
                   prompts=args.prompts, n=args.n, max_new_tokens=args.max_new_tokens,
                   enforce_eager=args.enforce_eager, torch_threads=torch.get_num_threads(),
                   load_average=round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-                  versions=versions, results=rows, vllm_over_hf=ratio)
+                  versions=versions, results=rows, vllm_over_hf=ratio,
+                  compact_over_generate=compact_ratio)
 
     shape = f"{args.size}" + (f" (hidden {args.hidden}, {args.layers} layers)" if args.size == "tiny" else "")
     print(f"\nsampler throughput: {shape}, {n_params or '?'} params, {device}, {dtype_name}, "
           f"torch threads {torch.get_num_threads()}, load average {result['load_average']}")
     print(f"{args.prompts} prompts x n={args.n}, max_new_tokens={args.max_new_tokens}")
-    print(f"{'backend':8} {'startup s':>10} {'gen s':>8} {'seqs':>6} {'EOS':>5} {'tokens':>8} {'tok/s':>10}")
+    print(f"{'backend':11} {'startup s':>10} {'gen s':>8} {'seqs':>6} {'EOS':>5} {'tokens':>8} {'tok/s':>10}")
     for r in rows:
-        print(f"{r['backend']:8} {r['startup_s']:>10.1f} {r['seconds']:>8.2f} {r['sequences']:>6} {r['finished']:>5} "
+        print(f"{r['backend']:11} {r['startup_s']:>10.1f} {r['seconds']:>8.2f} {r['sequences']:>6} {r['finished']:>5} "
               f"{r['generated_tokens']:>8} {r['tokens_per_s']:>10.0f}")
     if ratio is not None:
         print(f"vLLM / HF tokens/s: {ratio:.2f}x")
+    if compact_ratio is not None:
+        print(f"HF compacting loop / HF generate tokens/s: {compact_ratio:.2f}x")
     if args.json:
         text = json.dumps(result, indent=1)
         if args.json == "-":

@@ -287,6 +287,8 @@ def validate_reward(cfg: DictConfig) -> None:
 class SamplerConfig:
     backend: str = "hf"  # hf | vllm
     batch_size: int = 128
+    # hf: compact (a sequence leaves its batch at its end token; about half the row-steps on the demo) | generate
+    decode: str = "compact"
     gpu_memory_utilization: float = 0.9
     tensor_parallel_size: int = 1
     max_model_len: Optional[int] = None
@@ -375,6 +377,7 @@ _CHOICES = {
     "filter.name": ("reward_guided", "random", "none"),
     "refine.scope": ("all", "pool"),
     "sampler.backend": ("hf", "vllm"),
+    "sampler.decode": ("compact", "generate"),
     "logger.backend": ("csv", "tensorboard", "wandb"),
     "logger.mode": ("offline", "online", "disabled"),
     "model.reward_backbone": ("proxy",),
