@@ -110,3 +110,15 @@ def test_run_quick_real_pipeline(tmp_path, capsys):
     assert res["cold"]["stages"] and not any(s["cache_hit"] for s in res["cold"]["stages"])
     assert res["warm"]["stages"] and all(s["cache_hit"] for s in res["warm"]["stages"])
     assert res["cold"]["peak_rss_bytes"] > 0
+
+
+def test_bench_sampler_times_the_compacting_loop_beside_generate(capsys):
+    from benchmarks import bench_sampler
+
+    result = bench_sampler.main(["--backends", "hf,hf-generate", "--prompts", "4", "--n", "2", "--max-new-tokens", "6",
+                                 "--hidden", "64", "--threads", "1"])
+    rows = {r["backend"]: r for r in result["results"]}
+    assert set(rows) == {"hf", "hf-generate"}
+    assert all(r["sequences"] == 8 and r["generated_tokens"] > 0 for r in rows.values())
+    assert result["compact_over_generate"] == rows["hf"]["tokens_per_s"] / rows["hf-generate"]["tokens_per_s"]
+    assert "HF compacting loop / HF generate tokens/s" in capsys.readouterr().out
