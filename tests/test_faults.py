@@ -247,8 +247,8 @@ def test_interruption_line_starts_a_line_after_a_progress_bar(cache, tmp_path):
     # the sampler's bar ends in "\r" (cleared, not closed with a newline): the error line was glued to
     # it, and `grep '^error:'` on the job's log missed it
     run = Run(tmp_path / "run", cache, LONG_SAMPLING, bars=True)
-    run.wait_for("[queries] running")
-    res = run.interrupt(signal.SIGINT, settle=3.0)
+    run.wait_for("[queries] running", "queries round 1")  # the bar is drawn (a fixed wait missed it under load)
+    res = run.interrupt(signal.SIGINT, settle=1.0)
     assert res.returncode == 130, res.stderr[-3000:]
     raw = run.err.read_bytes().decode()  # as written: read_text() would turn each "\r" into a newline
     assert "\r" in raw  # a bar was drawn

@@ -160,9 +160,10 @@ def assert_target_answers(run_dir: Path) -> None:
     the untuned base's, and every answer of the synthetic set it was trained on is one.
 
     Against the base, not zero: the embedded base is pretrained on the refinement conversations too
-    (loss on every token) and itself echoes their labels for some test questions (17 of 200 on the
-    default demo); what fine-tuning must not do is teach the target to write questions or critiques
-    (the default target did so for 200 of 200 before synthetic answers were checked for them)."""
+    and itself opens some replies to plain questions as a critique (17 of 200 on the default demo
+    while it was taught every token of those prompts, 117 of 200 once taught only their replies);
+    what fine-tuning must not do is teach the target to write questions or critiques (the default
+    target did so for 200 of 200 before synthetic answers were checked for them)."""
     preds = [r["prediction"] for r in read_jsonl(run_dir / "stages" / "eval_target" / "predictions.jsonl")]
     base_file = run_dir / "stages" / "eval_base" / "predictions.jsonl"
     base = [r["prediction"] for r in read_jsonl(base_file)] if base_file.exists() else []
@@ -190,6 +191,8 @@ def test_the_default_configs_target_answers_the_test_questions(run_pipeline):
     questions (``chat.is_answer`` refuses both)."""
     metrics, run_dir = run_pipeline(["task=medical", "dp.epsilon=4", "dp.reproducible_noise=true"], name="default")
     assert_target_answers(run_dir)
+    preds = [r["prediction"] for r in read_jsonl(run_dir / "stages" / "eval_target" / "predictions.jsonl")]
+    assert len(not_answers(preds)) <= 0.05 * len(preds), not_answers(preds)[:5]  # the default's own bound, not the base's
     refine = metrics["stages"]["refine@2"]["summary"]
     assert refine["rewritten"] > 0
 
