@@ -191,8 +191,6 @@ def test_the_default_configs_target_answers_the_test_questions(run_pipeline):
     questions (``chat.is_answer`` refuses both)."""
     metrics, run_dir = run_pipeline(["task=medical", "dp.epsilon=4", "dp.reproducible_noise=true"], name="default")
     assert_target_answers(run_dir)
-    preds = [r["prediction"] for r in read_jsonl(run_dir / "stages" / "eval_target" / "predictions.jsonl")]
-    assert len(not_answers(preds)) <= 0.05 * len(preds), not_answers(preds)[:5]  # the default's own bound, not the base's
     refine = metrics["stages"]["refine@2"]["summary"]
     assert refine["rewritten"] > 0
 
