@@ -151,7 +151,7 @@ def test_attack_recovers_names_from_a_model_trained_on_them_without_dp(tiny_base
 
 # Smoke-sized memorisation: 30 epochs at lr 1e-2 of 16 records reach a success rate of 1.0 (16/16)
 # where the threshold asks for 0.5; 20 epochs at the tiny default lr 3e-3 are not enough to memorise.
-EPOCHS = 30
+EPOCHS = 60  # 30 reached 0.31 once the base learnt only its requests' replies (952d5cf)
 LR = 1e-2
 THRESHOLD = 0.5
 
