@@ -1,4 +1,4 @@
-"""transformers ``generate`` backend: works everywhere, the fast path on CPU."""
+"""transformers backend (a compacting decode loop, or ``model.generate``): works everywhere, the fast path on CPU."""
 from __future__ import annotations
 
 import logging
