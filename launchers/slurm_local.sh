@@ -42,7 +42,19 @@ pid_alive() {  # pid_alive PIDFILE EXPECTED_NAME
     # /proc rather than kill -0: a non-root caller may not signal root's daemons
     [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
     # guard against a recycled pid
-    [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$name" ]
+    [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$name" ] || return 1
+    # a killed daemon whose parent never reaps it (PID 1 of a container) stays a zombie: dead
+    [ "$(sed 's/.*) //' /proc/"$pid"/stat 2>/dev/null | cut -d' ' -f1)" != Z ]
+}
+
+running_named() {  # running_named NAME: a live (not zombie) process called NAME exists
+    local stat
+    for stat in /proc/[0-9]*/stat; do
+        case "$(cat "$stat" 2>/dev/null)" in
+            *"($1) "[!Z]*) return 0 ;;
+        esac
+    done
+    return 1
 }
 
 have_slurm() {
@@ -198,8 +210,16 @@ cmd_start() {
         kill_pidfile "$CTLD_PID" slurmctld
     fi
     if ! pid_alive "$CTLD_PID" slurmctld; then
-        log "starting slurmctld"
-        slurmctld || { print_logs; exit 1; }
+        if ! pid_alive "$SLURMD_PID" slurmd && ! running_named slurmstepd; then
+            # Cold start: no daemon and no job step survived, so every job in the saved state
+            # is dead. Recovered, a job saved as running keeps the node allocated (CI saw this
+            # after a machine stopped mid-job); -c starts with an empty queue instead.
+            log "starting slurmctld (cold start: the previous cluster's job records are cleared)"
+            slurmctld -c || { print_logs; exit 1; }
+        else
+            log "starting slurmctld"
+            slurmctld || { print_logs; exit 1; }
+        fi
     fi
     if ! pid_alive "$SLURMD_PID" slurmd; then
         log "starting slurmd"

@@ -164,3 +164,44 @@ def test_slurm_launcher_asks_for_nodes_tasks_and_gpus(slurm_cluster, tmp_path: P
         assert line in text, text
     assert "srun" in text, text
     assert proc.returncode != 0 and "sbatch" in (proc.stdout + proc.stderr).lower()
+
+
+def _pids(name: str) -> list[int]:
+    proc = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True)
+    return [int(p) for p in proc.stdout.split()]
+
+
+@pytest.mark.slurm
+def test_slurm_local_starts_after_a_crash_that_left_a_job_running(slurm_cluster, tmp_path: Path):
+    """A machine stopped with a job running (every daemon and the job's processes killed at once)
+    leaves that job in slurmctld's saved state. A cold start must not bring back a job whose
+    processes are gone: the node would stay allocated and the start would time out (seen in CI,
+    where an earlier session's cluster had died that way)."""
+    sub = subprocess.run(["sbatch", "--parsable", "-o", str(tmp_path / "job.out"), "--wrap", "sleep 600"],
+                         capture_output=True, text=True, timeout=60)
+    assert sub.returncode == 0, sub.stderr
+    job = sub.stdout.strip().split(";")[0]
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            state = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True).stdout
+            if state.strip() == "RUNNING":
+                break
+            time.sleep(0.5)
+        assert state.strip() == "RUNNING", state
+        subprocess.run(["scontrol", "reconfigure"], capture_output=True, timeout=60)  # saves the state with the job
+        time.sleep(2)
+        for name in ("slurmctld", "slurmd", "slurmstepd", "sleep"):
+            for pid in _pids(name):
+                if name != "sleep" or "600" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
+                    subprocess.run(["kill", "-9", str(pid)], capture_output=True)
+        time.sleep(1)
+        env = dict(os.environ, SLURM_LOCAL_TIMEOUT="60")
+        proc = subprocess.run(["bash", str(SLURM_LOCAL), "start"], capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr[:3000]}"
+        node = subprocess.run(["sinfo", "-h", "-N", "-o", "%t"], capture_output=True, text=True).stdout.strip()
+        assert node.rstrip("*~#$@") == "idle", node
+        left = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True).stdout
+        assert left.strip() in ("", "CANCELLED", "FAILED", "NODE_FAIL"), f"the dead job came back: {left}"
+    finally:
+        subprocess.run(["scancel", job], capture_output=True)
