@@ -628,3 +628,18 @@ def test_python_dash_m_runs_the_package(tmp_path: Path):
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "o" / "report.md").exists() and "report_methods.csv" in proc.stdout
+
+
+def test_execution_settings_do_not_split_the_methods_table(tmp_path: Path):
+    """Seeds run as two multiruns with different thread counts (or log intervals) are one experiment:
+    the methods table aggregates them over all seeds instead of one row per thread count."""
+    sweep = _method_sweep(tmp_path, ["rewardds", "dp_sgd"], (0, 1, 2))
+    for d in sweep.iterdir():
+        if d.name.isdigit():
+            ov = yaml.safe_load((d / ".hydra" / "overrides.yaml").read_text())
+            threads = 2 if "seed=2" not in ov else 1
+            (d / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(ov + [f"trainer.num_threads={threads}"]))
+    result = report.write_report(sweep, tmp_path / "o")
+    groups = [g for g in result["groups"]]
+    assert sorted(g["method"] for g in groups) == ["dp_sgd", "rewardds"], [g["settings"] for g in groups]
+    assert all(g["metrics"]["rougeL"]["n"] == 3 for g in groups)

@@ -101,9 +101,21 @@ def is_comparison(rows: list[dict]) -> bool:
     return METHOD_KEY in keys or SEED_KEY in keys or methods_vary(rows)
 
 
+# How a job runs, not what it computes: seeds run as two multiruns with different thread counts, log
+# intervals, caches or loggers are one experiment, aggregated in one row (threads change the float
+# summation order, as a different machine would, not the method or its data).
+EXECUTION_KEYS = ("trainer.num_threads", "trainer.log_every_n_steps", "cache.dir")
+EXECUTION_PREFIXES = ("logger.",)
+
+
+def is_execution_key(key: str) -> bool:
+    return key in EXECUTION_KEYS or key.startswith(EXECUTION_PREFIXES)
+
+
 def comparison_keys(rows: list[dict]) -> list[str]:
-    """Swept settings that tell the comparison rows apart besides the method: all but seed (epsilon first)."""
-    return [k for k in swept_keys(rows) if k not in (SEED_KEY, METHOD_KEY)]
+    """Swept settings that tell the comparison rows apart besides the method: all but seed and the
+    execution settings (epsilon first)."""
+    return [k for k in swept_keys(rows) if k not in (SEED_KEY, METHOD_KEY) and not is_execution_key(k)]
 
 
 def plot_mode(rows: list[dict]) -> str:
