@@ -41,19 +41,18 @@ pid_alive() {  # pid_alive PIDFILE EXPECTED_NAME
     pid=$(cat "$pidfile" 2>/dev/null) || return 1
     # /proc rather than kill -0: a non-root caller may not signal root's daemons
     [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
-    # guard against a recycled pid
-    [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$name" ] || return 1
-    # a killed daemon whose parent never reaps it (PID 1 of a container) stays a zombie: dead
-    [ "$(sed 's/.*) //' /proc/"$pid"/stat 2>/dev/null | cut -d' ' -f1)" != Z ]
+    stat_is_live "/proc/$pid/stat" "$name"
+}
+
+stat_is_live() {  # stat_is_live /proc/PID/stat NAME: that process is NAME (not a recycled pid) and
+    # not a zombie (a killed daemon whose parent never reaps it, PID 1 of a container, stays one)
+    case "$(cat "$1" 2>/dev/null)" in *"($2) "[!Z]*) return 0 ;; esac
+    return 1
 }
 
 running_named() {  # running_named NAME: a live (not zombie) process called NAME exists
     local stat
-    for stat in /proc/[0-9]*/stat; do
-        case "$(cat "$stat" 2>/dev/null)" in
-            *"($1) "[!Z]*) return 0 ;;
-        esac
-    done
+    for stat in /proc/[0-9]*/stat; do stat_is_live "$stat" "$1" && return 0; done
     return 1
 }
 

@@ -640,6 +640,6 @@ def test_execution_settings_do_not_split_the_methods_table(tmp_path: Path):
             threads = 2 if "seed=2" not in ov else 1
             (d / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(ov + [f"trainer.num_threads={threads}"]))
     result = report.write_report(sweep, tmp_path / "o")
-    groups = [g for g in result["groups"]]
+    groups = result["groups"]
     assert sorted(g["method"] for g in groups) == ["dp_sgd", "rewardds"], [g["settings"] for g in groups]
     assert all(g["metrics"]["rougeL"]["n"] == 3 for g in groups)

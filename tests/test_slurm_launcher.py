@@ -193,7 +193,7 @@ def test_slurm_local_starts_after_a_crash_that_left_a_job_running(slurm_cluster,
         time.sleep(2)
         for name in ("slurmctld", "slurmd", "slurmstepd", "sleep"):
             for pid in _pids(name):
-                if name != "sleep" or "600" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
+                if name != "sleep" or Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x00600\x00":
                     subprocess.run(["kill", "-9", str(pid)], capture_output=True)
         time.sleep(1)
         env = dict(os.environ, SLURM_LOCAL_TIMEOUT="60")
